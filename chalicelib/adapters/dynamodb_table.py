@@ -1,0 +1,62 @@
+"""Shared plumbing for the single DynamoDB table: key layout and item (de)serialisation.
+
+Key layout (see README "Storage"): ``USER#{id}``/``ANON#{id}`` hold ``PROFILE``,
+``MSG#{messageId}`` and (for ANON) ``ALIAS``; ``STAT#{scope}#{hour}``/``COUNTS``;
+``WRITEKEY#{sha256}``/``META``; ``QR#{id}``/``META``; ``STORE#{id}``/``META``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib.domain.profile import Subject
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def subject_pk(subject: Subject) -> str:
+    return f"{'USER' if subject.kind == 'user' else 'ANON'}#{subject.id}"
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, set):
+        return {_from_dynamo(v) for v in value}
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python (floats allowed, None dropped) -> DynamoDB attribute values."""
+    return {k: _serializer.serialize(v) for k, v in _to_dynamo(item).items()}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}

@@ -1,0 +1,1 @@
+"""Wire formats <-> domain: Segment-spec API bodies and the versioned queue envelope."""
