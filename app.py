@@ -117,6 +117,7 @@ def qr_redirect(code: str) -> Response:
         status_code=302,
         headers={
             "Location": result.destination,
+            "Content-Type": "text/plain; charset=utf-8",
             "Set-Cookie": f"{VISITOR_COOKIE}={result.visitor_id}; Max-Age=31536000; Path=/; "
             f"HttpOnly; SameSite=Lax{secure}",
             "Cache-Control": "no-store",

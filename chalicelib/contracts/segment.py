@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -295,9 +296,13 @@ def parse_event(obj: Any, now: datetime, id_salt: str, *, expected_type: str | N
     if c.errors:
         raise InvalidInput(c.errors, "invalid event")
     if message_id is None:
-        # Deterministic, so an SDK retrying the same payload is still processed only once.
-        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-        message_id = "mm-" + hashlib.sha256(f"{id_salt}|{canonical}".encode()).hexdigest()[:32]
+        if "timestamp" in obj:
+            # Deterministic, so a client retrying the same payload is still processed once.
+            canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+            message_id = "mm-" + hashlib.sha256(f"{id_salt}|{canonical}".encode()).hexdigest()[:32]
+        else:
+            # Without a timestamp a retry cannot be told from a new event: a fresh id.
+            message_id = f"mm-{uuid.uuid4().hex}"
     event = Event(
         type=str(kind), message_id=message_id, timestamp=timestamp, user_id=user_id,
         anonymous_id=anonymous_id, event=event_name, properties=properties, traits=traits,

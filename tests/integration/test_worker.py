@@ -1,0 +1,136 @@
+"""The worker through chalice.test.Client and a real (moto) SQS queue: exactly-once effects,
+partial batch failure, poison messages to the DLQ, and identity aliasing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from chalicelib.contracts import queue_envelope
+
+
+def event(message_id: str, **fields):
+    return {"messageId": message_id, "timestamp": datetime.now(UTC).isoformat(), **fields}
+
+
+def geofence(message_id: str, user: str = "u1", store: str = "store-1"):
+    return event(message_id, userId=user, event="Geofence Entered", properties={"store_id": store})
+
+
+def test_the_same_message_id_three_times_changes_profile_and_counters_once(harness):
+    payload = geofence("dup-1")
+    for _ in range(3):
+        assert harness.post("/v1/track", payload).status_code == 200
+    assert harness.queued() == 3
+    assert harness.pump.drain() == 3
+    profile = harness.item("USER#u1", "PROFILE")
+    assert profile["moment_counts"] == {"geofence_entered": 1}
+    assert len(profile["recent_stores"]) == 1
+    assert profile["version"] == 1
+    counters = harness.counters()
+    assert counters["moment:geofence_entered"] == 1
+    assert counters["events"] == 1
+    store = harness.scan("STAT#store#store-1#")
+    assert [row["moment:geofence_entered"] for row in store] == [1]
+    assert harness.item("USER#u1", "MSG#dup-1")["moment"] == "geofence_entered"
+    assert harness.queued() == 0
+
+
+def test_a_batch_with_one_poison_record_deletes_the_good_ones_and_raises(harness):
+    url = harness.outputs["EventsQueueUrl"]
+    good = [queue_envelope.encode(queue_envelope.Envelope("it", datetime.now(UTC),
+                                                         _event(f"g-{i}"))) for i in range(2)]
+    for body in (good[0], "{this is not an envelope", good[1]):
+        harness.sqs.send_message(QueueUrl=url, MessageBody=body)
+    assert harness.pump.pump_once() == 3
+    assert harness.pump.failed_batches == 1
+    # The two good records were applied once and deleted; only the poison one is left.
+    assert harness.item("USER#u1", "PROFILE")["moment_counts"] == {"geofence_entered": 2}
+    assert harness.queued() == 1
+
+
+def test_a_poison_message_ends_in_the_dlq_after_five_receives(harness):
+    url = harness.outputs["EventsQueueUrl"]
+    harness.sqs.send_message(QueueUrl=url, MessageBody="garbage")
+    for _ in range(6):
+        harness.pump.pump_once()
+    dlq = harness.outputs["EventsDeadLetterQueueUrl"]
+    moved = harness.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in moved] == ["garbage"]
+    assert harness.queued() == 0
+
+
+def _event(message_id: str):
+    from chalicelib.contracts.segment import event_from_dict
+
+    return event_from_dict({"type": "track", **geofence(message_id)})
+
+
+def test_anonymous_history_moves_to_the_user_on_identify(harness):
+    anon = "device-abc"
+    harness.post("/v1/track", event("a-1", anonymousId=anon, event="Product Viewed",
+                                    properties={"product_id": "sku-9", "category": "coffee"}))
+    harness.pump.drain()
+    harness.post("/v1/identify", event("a-2", userId="carol", anonymousId=anon,
+                                       traits={"first_name": "Carol", "consents": {"email": True}}))
+    harness.pump.drain()
+    harness.post("/v1/track", event("a-3", anonymousId=anon, event="Geofence Entered",
+                                    properties={"store_id": "store-1"}))
+    harness.pump.drain()
+    user = harness.item("USER#carol", "PROFILE")
+    assert user["moment_counts"] == {"product_viewed": 1, "geofence_entered": 1}
+    assert user["traits"]["first_name"] == "Carol"
+    assert user["consents"]["email"]["granted"] is True
+    assert user["anonymous_ids"] == [anon]
+    assert harness.item(f"ANON#{anon}", "ALIAS")["user_id"] == "carol"
+    assert harness.item(f"ANON#{anon}", "PROFILE")["merged_into"] == "carol"
+
+
+def test_unknown_event_names_are_counted_but_are_not_moments(harness):
+    harness.post("/v1/track", event("x-1", userId="u1", event="Wishlist Opened"))
+    harness.pump.drain()
+    counters = harness.counters()
+    assert counters["event:Wishlist Opened"] == 1
+    assert not any(k.startswith("moment:") for k in counters)
+    assert harness.item("USER#u1", "PROFILE")["moment_counts"] == {}
+
+
+def test_in_app_scan_of_a_forged_code_is_recorded_as_rejected(harness):
+    harness.post("/v1/track", event("q-1", userId="u1", event="QR Code Scanned",
+                                    properties={"code": "AAAAAAAAAAAAAAAAAAAAAA"}))
+    harness.pump.drain()
+    assert harness.counters()["rejected:invalid_qr_code"] == 1
+    assert harness.item("USER#u1", "MSG#q-1")["rejected"] == "invalid_qr_code"
+
+
+def test_in_app_scan_of_a_genuine_code_takes_store_and_product_from_the_record(harness):
+    harness.post("/v1/track", event("q-2", userId="u1", event="QR Code Scanned",
+                                    properties={"code": harness.qr["code"], "store_id": "spoofed"}))
+    harness.pump.drain()
+    profile = harness.item("USER#u1", "PROFILE")
+    assert profile["recent_stores"][0]["store_id"] == "store-1"
+    assert profile["recent_products"][0]["product_id"] == "sku-42"
+
+
+def test_dynamodb_throttling_fails_only_that_record_and_it_is_retried(harness):
+    from botocore.stub import Stubber
+
+    from chalicelib import wiring
+
+    harness.post("/v1/track", geofence("t-1"))
+    ddb = wiring.container().dynamodb
+    with Stubber(ddb) as stub:
+        for _ in range(5):
+            stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException",
+                                  http_status_code=400)
+        harness.pump.pump_once()
+    assert harness.pump.failed_batches == 1
+    assert harness.queued() == 1
+    assert harness.pump.drain() == 1
+    assert harness.item("USER#u1", "PROFILE")["moment_counts"] == {"geofence_entered": 1}
+
+
+def test_messages_are_json_envelopes_with_a_version(harness):
+    harness.post("/v1/track", geofence("v-1"))
+    body = harness.sqs.receive_message(QueueUrl=harness.outputs["EventsQueueUrl"])["Messages"][0]["Body"]
+    assert json.loads(body)["v"] == 1
