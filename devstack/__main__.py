@@ -30,7 +30,7 @@ FAKE_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
-STATE_FILE = ROOT / ".devstack" / "state.json"
+DEFAULT_STATE_FILE = ROOT / ".devstack" / "state.json"
 
 
 def port_free(port: int) -> bool:
@@ -63,7 +63,9 @@ def say(message: str = "") -> None:
 
 
 class LocalStack:
-    def __init__(self, moto_port: int, port: int, autoreload: bool, log_dir: Path | None) -> None:
+    def __init__(self, moto_port: int, port: int, autoreload: bool, log_dir: Path | None,
+                 state_file: Path) -> None:
+        self.state_file = state_file
         self.moto_port = moto_port
         self.port = port
         self.autoreload = autoreload
@@ -174,7 +176,7 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
-        STATE_FILE.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
 
 
 def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
@@ -212,7 +214,7 @@ def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stack = LocalStack(args.moto_port, args.port, args.autoreload,
-                       Path(args.log_dir) if args.log_dir else None)
+                       Path(args.log_dir) if args.log_dir else None, Path(args.state_file))
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -229,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(seeded['qr_codes'])} QR codes")
         stack.start_chalice()
         stack.start_pump(outputs, args.visibility_timeout)
-        STATE_FILE.parent.mkdir(exist_ok=True)
-        STATE_FILE.write_text(json.dumps({
+        stack.state_file.parent.mkdir(parents=True, exist_ok=True)
+        stack.state_file.write_text(json.dumps({
             "pid": os.getpid(), "port": args.port, "moto_port": args.moto_port, "outputs": outputs,
             "qr_codes": seeded["qr_codes"] if seeded else [],
         }, indent=2))
@@ -271,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                             "the deployed queue uses 180)")
     run_parser.add_argument("--log-dir", help="write moto and chalice output to files in this folder "
                             "(default: inherit this terminal)")
+    run_parser.add_argument("--state-file", default=str(DEFAULT_STATE_FILE),
+                            help="where to write ports, resource names and QR codes while running "
+                            "(default .devstack/state.json; removed on exit)")
     run_parser.add_argument("--print-ready", action="store_true", help="print READY when up (for scripts)")
     args = parser.parse_args(argv)
     if args.command != "run":
