@@ -23,6 +23,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from chalice import Chalice, IAMAuthorizer, Response
+from chalice.app import Request
 
 from chalicelib import observability, wiring
 from chalicelib.http_errors import handles_errors, json_response
@@ -37,6 +38,12 @@ VISITOR_COOKIE = "mm_vid"
 iam = IAMAuthorizer()
 
 
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None, "only called while handling a request"
+    return request
+
+
 def _accepted(result: Any) -> Response:
     body: dict[str, Any] = {"success": True, "accepted": result.accepted}
     if result.rejected:
@@ -45,7 +52,7 @@ def _accepted(result: Any) -> Response:
 
 
 def _ingest(event_type: str | None) -> Response:
-    request = app.current_request
+    request = _request()
     container = wiring.container()
     app_id = container.write_keys.app_for(request.headers)
     if event_type is None:
@@ -81,8 +88,12 @@ def _html(status: int, message: str, headers: dict[str, str] | None = None) -> R
     return Response(
         body=NOT_FOUND_PAGE.format(message=html.escape(message)),
         status_code=status,
-        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-                 "X-Content-Type-Options": "nosniff", **(headers or {})},
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            **(headers or {}),
+        },
     )
 
 
@@ -100,15 +111,16 @@ def _cookie(headers: Any, name: str) -> str | None:
 def qr_redirect(code: str) -> Response:
     from chalicelib.domain.errors import NotFound, RetryableError
 
-    request = app.current_request
+    request = _request()
     container = wiring.container()
     try:
         result = container.scan_qr.scan(code, _cookie(request.headers, VISITOR_COOKIE))
     except NotFound:
         return _html(404, "Please ask a member of staff; this label may have been tampered with.")
     except RetryableError:
-        return _html(503, "We couldn't load this right now. Please scan again in a moment.",
-                     {"Retry-After": "2"})
+        return _html(
+            503, "We couldn't load this right now. Please scan again in a moment.", {"Retry-After": "2"}
+        )
     if result.message_id is None:
         observability.count("QrScansNotQueued")
     secure = "; Secure" if container.settings.deployed else ""
@@ -134,21 +146,25 @@ def health() -> Response:
 def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        request = app.current_request
+        request = _request()
         wiring.container().admin_auth.check(request.headers, request.context or {})
         return view(*args, **kwargs)
 
     return wrapper
 
 
-@app.route("/admin/apps", methods=["POST"], authorizer=iam,
-           content_types=["application/json", "application/x-www-form-urlencoded"])
+@app.route(
+    "/admin/apps",
+    methods=["POST"],
+    authorizer=iam,
+    content_types=["application/json", "application/x-www-form-urlencoded"],
+)
 @handles_errors
 @admin_only
 def create_app() -> Response:
     from chalicelib.contracts.segment import parse_json
 
-    body = parse_json(app.current_request.raw_body, 16 * 1024)
+    body = parse_json(_request().raw_body, 16 * 1024)
     return json_response(201, wiring.container().admin.create_app(body))
 
 
@@ -182,8 +198,9 @@ def process_events(event: Any) -> None:
         for record in event
     ]
     try:
-        report = process_batch(records, container.process_event, container.acknowledger,
-                               on_error=observability.record_failure)
+        report = process_batch(
+            records, container.process_event, container.acknowledger, on_error=observability.record_failure
+        )
     except BatchFailed as failed:
         observability.record_batch(failed.report)
         raise

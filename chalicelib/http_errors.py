@@ -42,14 +42,16 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, PayloadTooLarge):
         return json_response(413, {"error": str(exc)})
     if isinstance(exc, Unauthorized):
-        return json_response(401, {"error": str(exc)},
-                             {"WWW-Authenticate": 'Basic realm="micromoments"'})
+        return json_response(401, {"error": str(exc)}, {"WWW-Authenticate": 'Basic realm="micromoments"'})
     if isinstance(exc, NotFound):
         return json_response(404, {"error": str(exc)})
     if isinstance(exc, RetryableError):
         logger.warning("dependency unavailable: %s", exc)
-        return json_response(503, {"error": "temporarily unavailable, retry later", "retryable": True},
-                             {"Retry-After": RETRY_AFTER_SECONDS})
+        return json_response(
+            503,
+            {"error": "temporarily unavailable, retry later", "retryable": True},
+            {"Retry-After": RETRY_AFTER_SECONDS},
+        )
     if isinstance(exc, SettingsError):
         logger.error("misconfigured: %s", exc)
         return json_response(500, {"error": "the service is misconfigured; see its logs"})
@@ -61,8 +63,7 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except (InvalidInput, PayloadTooLarge, Unauthorized, NotFound, RetryableError,
-                SettingsError) as exc:
+        except (InvalidInput, PayloadTooLarge, Unauthorized, NotFound, RetryableError, SettingsError) as exc:
             return error_response(exc)
 
     return wrapper

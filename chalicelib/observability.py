@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import MetricUnit, Metrics, single_metric
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
 if TYPE_CHECKING:
     from chalice import Chalice
@@ -40,10 +40,13 @@ def count(name: str, value: float = 1) -> None:
 
 def record_failure(record: QueueRecord, exc: Exception) -> None:
     reason = type(exc).__name__
-    logger.warning("event failed", extra={"sqs_message_id": record.message_id, "reason": reason,
-                                          "detail": str(exc)[:500]})
-    with single_metric(name="ProcessingFailures", unit=MetricUnit.Count, value=1,
-                       namespace=NAMESPACE) as metric:
+    logger.warning(
+        "event failed",
+        extra={"sqs_message_id": record.message_id, "reason": reason, "detail": str(exc)[:500]},
+    )
+    with single_metric(
+        name="ProcessingFailures", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
         metric.add_dimension(name="reason", value=reason)
 
 
@@ -51,8 +54,15 @@ def record_batch(report: BatchReport) -> None:
     processed = [p for p in report.processed if p.outcome.value == "processed"]
     duplicates = len(report.processed) - len(processed)
     for item in report.processed:
-        logger.info("event", extra={"message_id": item.message_id, "outcome": item.outcome.value,
-                                    "moment": item.moment_type, "rejected": item.rejected})
+        logger.info(
+            "event",
+            extra={
+                "message_id": item.message_id,
+                "outcome": item.outcome.value,
+                "moment": item.moment_type,
+                "rejected": item.rejected,
+            },
+        )
     count("EventsProcessed", len(processed))
     count("MomentsRecorded", sum(1 for p in processed if p.moment_type and not p.rejected))
     if duplicates:

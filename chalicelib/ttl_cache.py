@@ -17,8 +17,13 @@ _MISSING = object()
 
 
 class TtlCache(Generic[V]):
-    def __init__(self, ttl_seconds: float, negative_ttl_seconds: float | None = None,
-                 max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        negative_ttl_seconds: float | None = None,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ttl = ttl_seconds
         self._negative_ttl = min(ttl_seconds, 10.0) if negative_ttl_seconds is None else negative_ttl_seconds
         self._max = max_entries

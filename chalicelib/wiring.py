@@ -133,8 +133,9 @@ class Container:
     def admin(self) -> Any:
         from chalicelib.use_cases.admin import Admin
 
-        return Admin(self.app_keys, self.qr_repository, self.qr_codes, self.moment_store,
-                     self.settings, self.clock)
+        return Admin(
+            self.app_keys, self.qr_repository, self.qr_codes, self.moment_store, self.settings, self.clock
+        )
 
 
 _container: Container | None = None

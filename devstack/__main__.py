@@ -63,8 +63,9 @@ def say(message: str = "") -> None:
 
 
 class LocalStack:
-    def __init__(self, moto_port: int, port: int, autoreload: bool, log_dir: Path | None,
-                 state_file: Path) -> None:
+    def __init__(
+        self, moto_port: int, port: int, autoreload: bool, log_dir: Path | None, state_file: Path
+    ) -> None:
         self.state_file = state_file
         self.moto_port = moto_port
         self.port = port
@@ -90,7 +91,9 @@ class LocalStack:
         out = self._output("moto")
         self.moto = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
-            stdout=out or subprocess.DEVNULL, stderr=out or subprocess.DEVNULL, start_new_session=True,
+            stdout=out or subprocess.DEVNULL,
+            stderr=out or subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_http(f"http://127.0.0.1:{self.moto_port}/moto-api/", 30, self.moto)
 
@@ -106,8 +109,10 @@ class LocalStack:
         }
         os.environ.update(self.env)
         outputs = stack.deploy(boto3.client("cloudformation"), "local")
-        say(f"- resources from infra/template.yaml: table {outputs['TableName']}, queue "
-            f"{outputs['EventsQueueUrl'].rsplit('/', 1)[-1]} (+ DLQ), SNS topic")
+        say(
+            f"- resources from infra/template.yaml: table {outputs['TableName']}, queue "
+            f"{outputs['EventsQueueUrl'].rsplit('/', 1)[-1]} (+ DLQ), SNS topic"
+        )
         self.env["MM_EVENTS_QUEUE_URL"] = outputs["EventsQueueUrl"]
         os.environ["MM_EVENTS_QUEUE_URL"] = outputs["EventsQueueUrl"]
         sender = self.env.get("MM_EMAIL_SENDER", "offers@demo.micromoments.test")
@@ -123,15 +128,25 @@ class LocalStack:
         return seed(wiring.container())
 
     def start_chalice(self) -> None:
-        command = [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
-                   "local", "--stage", "local",
-                   "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from chalice.cli import main; sys.exit(main())",
+            "local",
+            "--stage",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         if not self.autoreload:
             command.append("--no-autoreload")
         out = self._output("chalice")
         env = {**os.environ, **self.env, "PYTHONWARNINGS": "ignore::UserWarning"}
-        self.chalice = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out,
-                                        start_new_session=True)
+        self.chalice = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
         wait_http(f"http://127.0.0.1:{self.port}/health", 60, self.chalice)
         say(f"- chalice local --stage local on http://127.0.0.1:{self.port}")
 
@@ -152,13 +167,17 @@ class LocalStack:
                 return 30_000
 
         self.pump = QueuePump(
-            boto3.client("sqs"), outputs["EventsQueueUrl"], outputs["EventsQueueArn"],
+            boto3.client("sqs"),
+            outputs["EventsQueueUrl"],
+            outputs["EventsQueueArn"],
             lambda event: app_module.process_events(event, Context()),
             visibility_timeout=visibility_timeout,
         )
         self.pump.start()
-        say(f"- queue pump feeding the worker (batches of 10; failed messages retry after "
-            f"{visibility_timeout} s; the 5th failure goes to the DLQ)")
+        say(
+            f"- queue pump feeding the worker (batches of 10; failed messages retry after "
+            f"{visibility_timeout} s; the 5th failure goes to the DLQ)"
+        )
 
     # -- stop --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -185,16 +204,22 @@ def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
     say("micromoments local stack is ready. Try it (demo write key: demo-write-key):")
     say()
     say("  # a shopper walks into the coffee shop's geofence")
-    say(f"  curl -u demo-write-key: {base}/v1/track -d '{{\"userId\":\"alice\",\"event\":"
-        f"\"Geofence Entered\",\"properties\":{{\"store_id\":\"store-001\"}}}}'")
+    say(
+        f'  curl -u demo-write-key: {base}/v1/track -d \'{{"userId":"alice","event":'
+        f'"Geofence Entered","properties":{{"store_id":"store-001"}}}}\''
+    )
     say("  # who they are and how they may be contacted")
-    say(f"  curl -u demo-write-key: {base}/v1/identify -d '{{\"userId\":\"alice\",\"traits\":"
-        f"{{\"email\":\"alice@example.com\",\"first_name\":\"Alice\",\"timezone\":\"America/Los_Angeles\","
-        f"\"consents\":{{\"email\":true,\"push\":true}}}}}}'")
+    say(
+        f'  curl -u demo-write-key: {base}/v1/identify -d \'{{"userId":"alice","traits":'
+        f'{{"email":"alice@example.com","first_name":"Alice","timezone":"America/Los_Angeles",'
+        f'"consents":{{"email":true,"push":true}}}}}}\''
+    )
     say("  # several events in one call, as analytics SDKs send them")
-    say(f"  curl -u demo-write-key: {base}/v1/batch -d '{{\"batch\":[{{\"type\":\"track\",\"userId\":"
-        f"\"alice\",\"event\":\"Product Viewed\",\"properties\":{{\"product_id\":\"linen-shirt-blue\","
-        f"\"category\":\"shirts\"}}}}]}}'")
+    say(
+        f'  curl -u demo-write-key: {base}/v1/batch -d \'{{"batch":[{{"type":"track","userId":'
+        f'"alice","event":"Product Viewed","properties":{{"product_id":"linen-shirt-blue",'
+        f'"category":"shirts"}}}}]}}\''
+    )
     say("  # the profile the worker built (admin token: demo-admin-token)")
     say(f"  curl -H 'Authorization: Bearer demo-admin-token' {base}/admin/users/alice")
     if seeded:
@@ -206,15 +231,22 @@ def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
         say("  # a tampered code: 404 page, nothing recorded")
         say(f"  curl -i {base}/q/{tampered}")
     say()
-    say(f"  What SES/SNS sent: http://127.0.0.1:{moto_port}/moto-api/data.json   "
-        f"(reset: curl -X POST http://127.0.0.1:{moto_port}/moto-api/reset)")
+    say(
+        f"  What SES/SNS sent: http://127.0.0.1:{moto_port}/moto-api/data.json   "
+        f"(reset: curl -X POST http://127.0.0.1:{moto_port}/moto-api/reset)"
+    )
     say("  Ctrl-C stops everything.")
     say()
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = LocalStack(args.moto_port, args.port, args.autoreload,
-                       Path(args.log_dir) if args.log_dir else None, Path(args.state_file))
+    stack = LocalStack(
+        args.moto_port,
+        args.port,
+        args.autoreload,
+        Path(args.log_dir) if args.log_dir else None,
+        Path(args.state_file),
+    )
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -227,15 +259,25 @@ def run(args: argparse.Namespace) -> int:
         seeded = None
         if not args.no_seed:
             seeded = stack.seed()
-            say(f"- demo seeded: app key demo-write-key, {len(seeded['stores'])} stores, "
-                f"{len(seeded['qr_codes'])} QR codes")
+            say(
+                f"- demo seeded: app key demo-write-key, {len(seeded['stores'])} stores, "
+                f"{len(seeded['qr_codes'])} QR codes"
+            )
         stack.start_chalice()
         stack.start_pump(outputs, args.visibility_timeout)
         stack.state_file.parent.mkdir(parents=True, exist_ok=True)
-        stack.state_file.write_text(json.dumps({
-            "pid": os.getpid(), "port": args.port, "moto_port": args.moto_port, "outputs": outputs,
-            "qr_codes": seeded["qr_codes"] if seeded else [],
-        }, indent=2))
+        stack.state_file.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "port": args.port,
+                    "moto_port": args.moto_port,
+                    "outputs": outputs,
+                    "qr_codes": seeded["qr_codes"] if seeded else [],
+                },
+                indent=2,
+            )
+        )
         banner(args.port, args.moto_port, seeded)
         if args.print_ready:
             say("READY")
@@ -261,21 +303,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command")
     run_parser = sub.add_parser("run", help="start everything and wait for Ctrl-C (what `make run` does)")
-    run_parser.add_argument("--port", type=int, default=int(os.environ.get("MM_PORT", "8000")),
-                            help="chalice local port on 127.0.0.1 (env MM_PORT, default 8000)")
-    run_parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MM_MOTO_PORT", "5000")),
-                            help="moto server port on 127.0.0.1 (env MM_MOTO_PORT, default 5000)")
+    run_parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("MM_PORT", "8000")),
+        help="chalice local port on 127.0.0.1 (env MM_PORT, default 8000)",
+    )
+    run_parser.add_argument(
+        "--moto-port",
+        type=int,
+        default=int(os.environ.get("MM_MOTO_PORT", "5000")),
+        help="moto server port on 127.0.0.1 (env MM_MOTO_PORT, default 5000)",
+    )
     run_parser.add_argument("--no-seed", action="store_true", help="do not write the demo data")
-    run_parser.add_argument("--no-autoreload", dest="autoreload", action="store_false",
-                            help="do not restart chalice local when code changes")
-    run_parser.add_argument("--visibility-timeout", type=int, default=5,
-                            help="seconds before a failed message is retried locally (default 5; "
-                            "the deployed queue uses 180)")
-    run_parser.add_argument("--log-dir", help="write moto and chalice output to files in this folder "
-                            "(default: inherit this terminal)")
-    run_parser.add_argument("--state-file", default=str(DEFAULT_STATE_FILE),
-                            help="where to write ports, resource names and QR codes while running "
-                            "(default .devstack/state.json; removed on exit)")
+    run_parser.add_argument(
+        "--no-autoreload",
+        dest="autoreload",
+        action="store_false",
+        help="do not restart chalice local when code changes",
+    )
+    run_parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=5,
+        help="seconds before a failed message is retried locally (default 5; the deployed queue uses 180)",
+    )
+    run_parser.add_argument(
+        "--log-dir",
+        help="write moto and chalice output to files in this folder (default: inherit this terminal)",
+    )
+    run_parser.add_argument(
+        "--state-file",
+        default=str(DEFAULT_STATE_FILE),
+        help="where to write ports, resource names and QR codes while running "
+        "(default .devstack/state.json; removed on exit)",
+    )
     run_parser.add_argument("--print-ready", action="store_true", help="print READY when up (for scripts)")
     args = parser.parse_args(argv)
     if args.command != "run":

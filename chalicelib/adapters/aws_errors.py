@@ -12,8 +12,10 @@ from contextlib import contextmanager
 
 from botocore.exceptions import (
     ClientError,
-    ConnectionError as BotoConnectionError,
     HTTPClientError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 
 from chalicelib.domain.errors import Conflict, RetryableError

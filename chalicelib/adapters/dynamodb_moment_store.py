@@ -127,13 +127,14 @@ class DynamoDBMomentStore:
             )
         if plan.merged_anonymous is not None:
             items.append(self._versioned_put(plan.merged_anonymous))
-        for anonymous_id, sk in ((plan.absent_alias, ALIAS_SK), (plan.absent_anonymous_profile, PROFILE_SK)):
-            if anonymous_id is not None:
+        guards = ((plan.absent_alias, ALIAS_SK), (plan.absent_anonymous_profile, PROFILE_SK))
+        for guarded_id, sk in guards:
+            if guarded_id is not None:
                 items.append(
                     {
                         "ConditionCheck": {
                             "TableName": self._table,
-                            "Key": key(subject_pk(Subject.anon(anonymous_id)), sk),
+                            "Key": key(subject_pk(Subject.anon(guarded_id)), sk),
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     }
@@ -146,8 +147,7 @@ class DynamoDBMomentStore:
                     "Update": {
                         "TableName": self._table,
                         "Key": key(f"STAT#{increment.scope}#{increment.hour}", "COUNTS"),
-                        "UpdateExpression": "ADD "
-                        + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
+                        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": values,
                     }

@@ -79,7 +79,10 @@ class InMemoryMomentStore:
             raise Conflict("alias exists")
         if plan.absent_alias is not None and plan.absent_alias in self.aliases:
             raise Conflict("alias appeared")
-        if plan.absent_anonymous_profile is not None and Subject.anon(plan.absent_anonymous_profile) in self.profiles:
+        if (
+            plan.absent_anonymous_profile is not None
+            and Subject.anon(plan.absent_anonymous_profile) in self.profiles
+        ):
             raise Conflict("anonymous profile appeared")
         self.commits += 1
         self.markers[marker_key] = copy.deepcopy(plan.marker.record)

@@ -35,5 +35,8 @@ class SqsAcknowledger:
                 if not pending:
                     break
             if pending:
-                logger.warning("could not delete %d processed message(s); they will be redelivered "
-                               "and skipped as duplicates", len(pending))
+                logger.warning(
+                    "could not delete %d processed message(s); they will be redelivered "
+                    "and skipped as duplicates",
+                    len(pending),
+                )

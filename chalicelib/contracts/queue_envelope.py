@@ -29,9 +29,15 @@ class Envelope:
 
 def encode(envelope: Envelope) -> str:
     return json.dumps(
-        {"v": VERSION, "app": envelope.app_id, "receivedAt": iso(envelope.received_at),
-         "event": event_to_dict(envelope.event)},
-        separators=(",", ":"), ensure_ascii=False, default=str,
+        {
+            "v": VERSION,
+            "app": envelope.app_id,
+            "receivedAt": iso(envelope.received_at),
+            "event": event_to_dict(envelope.event),
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
     )
 
 

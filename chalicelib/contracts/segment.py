@@ -35,9 +35,9 @@ _CHANNELS = ("email", "push", "sms")
 _CONTEXT_KEYS = ("app", "device", "os", "library", "locale", "timezone", "location")
 
 
-def parse_json(raw: bytes | None, limit: int) -> Any:
+def parse_json(raw: bytes | str | None, limit: int) -> Any:
     """Decode a request body; too large -> PayloadTooLarge, not JSON -> InvalidInput."""
-    raw = raw or b""
+    raw = raw.encode() if isinstance(raw, str) else (raw or b"")
     if len(raw) > limit:
         raise PayloadTooLarge(f"body is {len(raw)} bytes; the limit is {limit} bytes")
     if not raw.strip():
@@ -49,9 +49,11 @@ def parse_json(raw: bytes | None, limit: int) -> Any:
     try:
         value = json.loads(raw, parse_constant=no_constants)
     except RecursionError:
-        raise InvalidInput([FieldError("body", "is nested too deeply")], "body is not valid JSON")
+        raise InvalidInput([FieldError("body", "is nested too deeply")], "body is not valid JSON") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput([FieldError("body", f"is not valid JSON: {exc}")], "body is not valid JSON")
+        raise InvalidInput(
+            [FieldError("body", f"is not valid JSON: {exc}")], "body is not valid JSON"
+        ) from None
     if not isinstance(value, dict):
         raise InvalidInput([FieldError("body", "must be a JSON object")], "body must be a JSON object")
     if _depth(value) > MAX_DEPTH:
@@ -94,8 +96,16 @@ class _Checker:
     def fail(self, path: str, message: str) -> None:
         self.errors.append(FieldError(f"{self.prefix}{path}", message))
 
-    def text(self, obj: dict[str, Any], key: str, path: str, *, required: bool = False,
-             max_len: int = 255, allow_number: bool = False) -> str | None:
+    def text(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = False,
+        max_len: int = 255,
+        allow_number: bool = False,
+    ) -> str | None:
         value = obj.get(key)
         if value is None:
             if required:
@@ -117,9 +127,17 @@ class _Checker:
             return None
         return value
 
-    def number(self, obj: dict[str, Any], key: str, path: str, *, required: bool = False,
-               minimum: float | None = None, maximum: float | None = None,
-               exclusive_min: bool = False) -> float | None:
+    def number(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = False,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        exclusive_min: bool = False,
+    ) -> float | None:
         value = obj.get(key)
         if value is None:
             if required:
@@ -171,16 +189,24 @@ def _check_properties(c: _Checker, event_name: str, props: dict[str, Any]) -> di
     required = set(kind.required)
     for key in ("code", "store_id", "video_id", "order_id", "product_id", "category", "coupon"):
         if key in required or key in props:
-            out[key] = c.text(props, key, f"properties.{key}", required=key in required,
-                              max_len=128, allow_number=key not in ("code", "category", "coupon"))
+            out[key] = c.text(
+                props,
+                key,
+                f"properties.{key}",
+                required=key in required,
+                max_len=128,
+                allow_number=key not in ("code", "category", "coupon"),
+            )
     if "position" in required:
         out["position"] = c.number(props, "position", "properties.position", required=True, minimum=0)
     if "total_length" in required:
-        out["total_length"] = c.number(props, "total_length", "properties.total_length",
-                                       required=True, minimum=0, exclusive_min=True)
+        out["total_length"] = c.number(
+            props, "total_length", "properties.total_length", required=True, minimum=0, exclusive_min=True
+        )
     if "percent" in required:
-        out["percent"] = c.number(props, "percent", "properties.percent", required=True,
-                                  minimum=0, maximum=100)
+        out["percent"] = c.number(
+            props, "percent", "properties.percent", required=True, minimum=0, maximum=100
+        )
     if "total" in props:
         out["total"] = c.number(props, "total", "properties.total", minimum=0)
     if "products" in props:
@@ -192,8 +218,14 @@ def _check_properties(c: _Checker, event_name: str, props: dict[str, Any]) -> di
                 if not isinstance(item, dict):
                     c.fail(f"properties.products[{i}]", "must be an object")
                     continue
-                c.text(item, "product_id", f"properties.products[{i}].product_id", required=True,
-                       max_len=128, allow_number=True)
+                c.text(
+                    item,
+                    "product_id",
+                    f"properties.products[{i}].product_id",
+                    required=True,
+                    max_len=128,
+                    allow_number=True,
+                )
                 c.text(item, "category", f"properties.products[{i}].category", max_len=128)
     return {k: v for k, v in out.items() if v is not None}
 
@@ -226,7 +258,7 @@ def _check_traits(c: _Checker, traits: dict[str, Any]) -> dict[str, Any]:
     if "consents" in traits:
         consents = traits["consents"]
         if not isinstance(consents, dict):
-            c.fail("traits.consents", "must be an object like {\"email\": true, \"push\": false}")
+            c.fail("traits.consents", 'must be an object like {"email": true, "push": false}')
         else:
             checked = {}
             for channel, granted in consents.items():
@@ -250,18 +282,30 @@ def _check_context(c: _Checker, context: dict[str, Any]) -> dict[str, Any]:
             out.pop("timezone")
     if "location" in context:
         location = c.obj(context, "location", "context.location")
-        lat = c.number(location, "latitude", "context.location.latitude", required=True,
-                       minimum=-90, maximum=90)
-        lon = c.number(location, "longitude", "context.location.longitude", required=True,
-                       minimum=-180, maximum=180)
+        lat = c.number(
+            location, "latitude", "context.location.latitude", required=True, minimum=-90, maximum=90
+        )
+        lon = c.number(
+            location, "longitude", "context.location.longitude", required=True, minimum=-180, maximum=180
+        )
         accuracy = c.number(location, "accuracy", "context.location.accuracy", minimum=0)
-        out["location"] = {"latitude": lat, "longitude": lon,
-                           **({"accuracy": accuracy} if accuracy is not None else {})}
+        out["location"] = {
+            "latitude": lat,
+            "longitude": lon,
+            **({"accuracy": accuracy} if accuracy is not None else {}),
+        }
     return out
 
 
-def parse_event(obj: Any, now: datetime, id_salt: str, *, expected_type: str | None = None,
-                sent_at: datetime | None = None, prefix: str = "") -> Event:
+def parse_event(
+    obj: Any,
+    now: datetime,
+    id_salt: str,
+    *,
+    expected_type: str | None = None,
+    sent_at: datetime | None = None,
+    prefix: str = "",
+) -> Event:
     """One envelope -> Event, or InvalidInput listing every bad field."""
     c = _Checker(prefix)
     if not isinstance(obj, dict):
@@ -304,13 +348,20 @@ def parse_event(obj: Any, now: datetime, id_salt: str, *, expected_type: str | N
             # Without a timestamp a retry cannot be told from a new event: a fresh id.
             message_id = f"mm-{uuid.uuid4().hex}"
     event = Event(
-        type=str(kind), message_id=message_id, timestamp=timestamp, user_id=user_id,
-        anonymous_id=anonymous_id, event=event_name, properties=properties, traits=traits,
+        type=str(kind),
+        message_id=message_id,
+        timestamp=timestamp,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        event=event_name,
+        properties=properties,
+        traits=traits,
         context=context,
     )
     if len(json.dumps(event_to_dict(event), default=str)) > MAX_EVENT_BYTES:
-        raise InvalidInput([FieldError(prefix.rstrip(".") or "body",
-                                       f"event is larger than {MAX_EVENT_BYTES // 1024} KB")])
+        raise InvalidInput(
+            [FieldError(prefix.rstrip(".") or "body", f"event is larger than {MAX_EVENT_BYTES // 1024} KB")]
+        )
     return event
 
 
@@ -321,8 +372,11 @@ class Rejected:
     errors: list[FieldError]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "messageId": self.message_id,
-                "errors": [e.as_dict() for e in self.errors]}
+        return {
+            "index": self.index,
+            "messageId": self.message_id,
+            "errors": [e.as_dict() for e in self.errors],
+        }
 
 
 def parse_batch(obj: dict[str, Any], now: datetime, id_salt: str) -> tuple[list[Event], list[Rejected]]:

@@ -9,9 +9,9 @@ so the result does not depend on the order in which events are applied.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from chalicelib.domain.clock import iso
-from typing import TypedDict
 
 
 class Affinity(TypedDict):
@@ -24,9 +24,7 @@ def decay(score: float, elapsed: timedelta, half_life: timedelta) -> float:
     return score * 0.5 ** (elapsed / half_life)
 
 
-def add_signal(
-    current: Affinity | None, weight: float, at: datetime, half_life: timedelta
-) -> Affinity:
+def add_signal(current: Affinity | None, weight: float, at: datetime, half_life: timedelta) -> Affinity:
     """The affinity after one more signal of ``weight`` observed at ``at``."""
     if current is None:
         return {"score": round(weight, 6), "at": iso(at)}

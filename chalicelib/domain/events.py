@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Intent(str, Enum):
+class Intent(StrEnum):
     KNOW = "know"
     GO = "go"
     DO = "do"
@@ -38,9 +38,7 @@ MOMENTS: dict[str, MomentKind] = {
     "Geofence Entered": MomentKind("geofence_entered", Intent.GO, ("store_id",)),
     "Geofence Dwelled": MomentKind("geofence_dwelled", Intent.GO, ("store_id",)),
     "Geofence Exited": MomentKind("geofence_exited", Intent.GO, ("store_id",)),
-    "Video Content Playing": MomentKind(
-        "video_playing", Intent.DO, ("video_id", "position", "total_length")
-    ),
+    "Video Content Playing": MomentKind("video_playing", Intent.DO, ("video_id", "position", "total_length")),
     "Video Content Completed": MomentKind("video_completed", Intent.DO, ("video_id",)),
     "Video Milestone Reached": MomentKind("video_milestone", Intent.DO, ("video_id", "percent")),
     "Order Completed": MomentKind("order_completed", Intent.BUY, ("order_id",)),

@@ -133,17 +133,13 @@ def apply_moment(
     weight = SIGNAL_WEIGHTS.get(moment.moment_type, 0.0)
     for product_id, category in _products_of(event):
         if weight and product_id:
-            products[product_id] = affinity.add_signal(
-                products.get(product_id), weight, at, half_life
-            )
+            products[product_id] = affinity.add_signal(products.get(product_id), weight, at, half_life)
             recent_products = _push_recent(
                 [p for p in recent_products if p["product_id"] != product_id],
                 {"product_id": product_id, "at": at_iso},
             )
         if weight and category:
-            categories[category] = affinity.add_signal(
-                categories.get(category), weight, at, half_life
-            )
+            categories[category] = affinity.add_signal(categories.get(category), weight, at, half_life)
     recent_stores = list(profile.recent_stores)
     if store_id and moment.moment_type in ("geofence_entered", "geofence_dwelled", "qr_scanned"):
         recent_stores = _push_recent(

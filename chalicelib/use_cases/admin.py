@@ -21,8 +21,15 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 
 
 class Admin:
-    def __init__(self, keys: AppKeyRepository, qr_repository: QrCodeRepository, qr_codes: QrCodes,
-                 store: MomentStore, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        keys: AppKeyRepository,
+        qr_repository: QrCodeRepository,
+        qr_codes: QrCodes,
+        store: MomentStore,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
         self._keys = keys
         self._qr_repository = qr_repository
         self._qr_codes = qr_codes
@@ -40,15 +47,24 @@ class Admin:
         self._keys.put(AppKey(hash_write_key(write_key), app_id, name, iso(self._clock.now())))
         return {"app_id": app_id, "name": name, "write_key": write_key}
 
-    def create_qr_code(self, store_id: str, destination: str, product_id: str | None = None,
-                       placement: str | None = None, qr_id: str | None = None) -> dict[str, str]:
+    def create_qr_code(
+        self,
+        store_id: str,
+        destination: str,
+        product_id: str | None = None,
+        placement: str | None = None,
+        qr_id: str | None = None,
+    ) -> dict[str, str]:
         if not is_safe_destination(destination):
             raise InvalidInput([FieldError("destination", "must be an absolute https URL")])
-        record = QrCode(qr_id or new_qr_id(), store_id, destination, iso(self._clock.now()),
-                        product_id, placement)
+        record = QrCode(
+            qr_id or new_qr_id(), store_id, destination, iso(self._clock.now()), product_id, placement
+        )
         self._qr_repository.put(record)
-        return {**{k: v for k, v in asdict(record).items() if v is not None},
-                "code": self._qr_codes.token_for(record.qr_id)}
+        return {
+            **{k: v for k, v in asdict(record).items() if v is not None},
+            "code": self._qr_codes.token_for(record.qr_id),
+        }
 
     def user_view(self, user_id: str) -> dict[str, Any]:
         profile = self._store.get_profile(Subject.user(user_id))
@@ -58,8 +74,11 @@ class Admin:
         data.pop("subject")
         data.pop("categories")
         data.pop("products")
-        return {"user_id": user_id, **data,
-                "affinities": decayed_view(profile, self._clock.now(), self._settings.affinity_half_life)}
+        return {
+            "user_id": user_id,
+            **data,
+            "affinities": decayed_view(profile, self._clock.now(), self._settings.affinity_half_life),
+        }
 
     def erase_user(self, user_id: str) -> dict[str, Any]:
         """Delete the user's profile, markers and aliases, and every anonymous id's data."""

@@ -27,14 +27,14 @@ class Ingest:
         self._queue = queue
         self._clock = clock
 
-    def single(self, app_id: str, raw_body: bytes | None, event_type: str) -> IngestResult:
+    def single(self, app_id: str, raw_body: bytes | str | None, event_type: str) -> IngestResult:
         now = self._clock.now()
         body = segment.parse_json(raw_body, segment.MAX_EVENT_BYTES)
         event = segment.parse_event(body, now, app_id, expected_type=event_type)
         self.enqueue(app_id, [event])
         return IngestResult([event.message_id])
 
-    def batch(self, app_id: str, raw_body: bytes | None) -> IngestResult:
+    def batch(self, app_id: str, raw_body: bytes | str | None) -> IngestResult:
         now = self._clock.now()
         body = segment.parse_json(raw_body, segment.MAX_BATCH_BYTES)
         accepted, rejected = segment.parse_batch(body, now, app_id)
@@ -48,9 +48,7 @@ class Ingest:
         received_at = self._clock.now()
         self._queue.send(
             [
-                QueueMessage(
-                    str(i), queue_envelope.encode(queue_envelope.Envelope(app_id, received_at, e))
-                )
+                QueueMessage(str(i), queue_envelope.encode(queue_envelope.Envelope(app_id, received_at, e)))
                 for i, e in enumerate(events)
             ]
         )

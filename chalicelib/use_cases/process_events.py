@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from chalicelib.contracts import queue_envelope
@@ -37,7 +37,7 @@ from chalicelib.use_cases.scan_qr import QrCodes
 MAX_ATTEMPTS = 5
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
 
@@ -135,9 +135,7 @@ class ProcessEvent:
                 enriched = _with_properties(event, product_id=context.product_id)
             profile = profiles.apply_moment(profile, enriched, moment, half_life, context.store_id)
 
-        counters = increments_for(
-            event, context.store_id, self._settings.stat_shards, context.rejected
-        )
+        counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
         now = self._clock.now()
         record: dict[str, Any] = {
             "app": envelope.app_id,
@@ -154,7 +152,9 @@ class ProcessEvent:
             "rejected": context.rejected,
         }
         marker_subject = (
-            Subject.user(event.user_id) if event.user_id is not None else Subject.anon(str(event.anonymous_id))
+            Subject.user(event.user_id)
+            if event.user_id is not None
+            else Subject.anon(str(event.anonymous_id))
         )
         ttl = math.floor((now + self._settings.message_ttl).timestamp())
         return WritePlan(
@@ -216,7 +216,7 @@ def process_batch(
         except RetryableError as exc:
             report.failures[record.message_id] = "retryable"
             on_error(record, exc)
-        except Exception as exc:  # a bug must not make its siblings run twice
+        except Exception as exc:  # noqa: BLE001 - a bug must not make its siblings run twice
             report.failures[record.message_id] = f"unexpected:{type(exc).__name__}"
             on_error(record, exc)
     if report.failures:

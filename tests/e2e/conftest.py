@@ -36,16 +36,26 @@ class LocalStack:
     log_dir: Path
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.moto_url, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
         from chalicelib.adapters.dynamodb_table import deserialize
 
-        got = self.client("dynamodb").get_item(
-            TableName=self.state["outputs"]["TableName"], Key={"PK": {"S": pk}, "SK": {"S": sk}},
-            ConsistentRead=True,
-        ).get("Item")
+        got = (
+            self.client("dynamodb")
+            .get_item(
+                TableName=self.state["outputs"]["TableName"],
+                Key={"PK": {"S": pk}, "SK": {"S": sk}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         return deserialize(got) if got else None
 
     def wait_for(self, pk: str, sk: str, check: Any = bool, timeout: float = 2.0) -> dict[str, Any] | None:
@@ -70,10 +80,29 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     state_file = tmp / "state.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MM_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run", "--port", str(port), "--moto-port", str(moto_port),
-         "--no-autoreload", "--print-ready", "--log-dir", str(tmp), "--state-file", str(state_file),
-         "--visibility-timeout", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "run",
+            "--port",
+            str(port),
+            "--moto-port",
+            str(moto_port),
+            "--no-autoreload",
+            "--print-ready",
+            "--log-dir",
+            str(tmp),
+            "--state-file",
+            str(state_file),
+            "--visibility-timeout",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     output: list[str] = []
@@ -89,8 +118,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     else:
         os.killpg(process.pid, signal.SIGKILL)
         pytest.fail("local stack not ready within 120 s:\n" + "".join(output))
-    stack = LocalStack(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}",
-                       json.loads(state_file.read_text()), tmp)
+    stack = LocalStack(
+        process,
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{moto_port}",
+        json.loads(state_file.read_text()),
+        tmp,
+    )
     stack.banner = "".join(output)  # type: ignore[attr-defined]
     yield stack
     if process.poll() is None:

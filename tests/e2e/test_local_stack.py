@@ -31,7 +31,9 @@ def test_geofence_entry_shows_in_the_profile_within_two_seconds(local_stack):
     user = f"e2e-{uuid.uuid4().hex[:8]}"
     # exactly what the README's curl sends: form content type, no messageId, no timestamp
     response = requests.post(
-        f"{local_stack.base_url}/v1/track", auth=AUTH, timeout=10,
+        f"{local_stack.base_url}/v1/track",
+        auth=AUTH,
+        timeout=10,
         data=f'{{"userId":"{user}","event":"Geofence Entered","properties":{{"store_id":"store-001"}}}}',
     )
     assert response.status_code == 200, response.text
@@ -42,9 +44,13 @@ def test_geofence_entry_shows_in_the_profile_within_two_seconds(local_stack):
 
 def test_the_same_message_three_times_counts_once(local_stack):
     user = f"e2e-{uuid.uuid4().hex[:8]}"
-    event = {"userId": user, "event": "Product Viewed", "messageId": f"dup-{user}",
-             "timestamp": datetime.now(UTC).isoformat(),
-             "properties": {"product_id": "linen-shirt-blue", "category": "shirts"}}
+    event = {
+        "userId": user,
+        "event": "Product Viewed",
+        "messageId": f"dup-{user}",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "properties": {"product_id": "linen-shirt-blue", "category": "shirts"},
+    }
     for _ in range(3):
         assert post(local_stack, "/v1/track", event).status_code == 200
     assert local_stack.wait_for(f"USER#{user}", "PROFILE") is not None
@@ -67,8 +73,12 @@ def test_printed_qr_link_redirects_and_a_tampered_one_is_404(local_stack):
 
     tampered = qr["code"][:-1] + ("A" if qr["code"][-1] != "A" else "B")
     visitor2 = str(uuid.uuid4())
-    response = requests.get(f"{local_stack.base_url}/q/{tampered}", allow_redirects=False, timeout=10,
-                            cookies={"mm_vid": visitor2})
+    response = requests.get(
+        f"{local_stack.base_url}/q/{tampered}",
+        allow_redirects=False,
+        timeout=10,
+        cookies={"mm_vid": visitor2},
+    )
     assert response.status_code == 404
     assert "Location" not in response.headers
     assert local_stack.wait_for(f"ANON#{visitor2}", "PROFILE", timeout=1.0) is None

@@ -36,8 +36,14 @@ class Harness:
     pump: QueuePump
     qr: dict[str, str]
 
-    def post(self, path: str, body: Any, key: str | None = WRITE_KEY, raw: bytes | None = None,
-             headers: dict[str, str] | None = None) -> Any:
+    def post(
+        self,
+        path: str,
+        body: Any,
+        key: str | None = WRITE_KEY,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         h = {"Content-Type": "application/json", **(headers or {})}
         if key is not None:
             h["Authorization"] = basic(key)
@@ -101,9 +107,12 @@ def harness() -> Iterator[Harness]:
             qr = admin.create_qr_code("store-1", "https://shop.example.com/p/42", "sku-42", "aisle 4")
             sqs = boto3.client("sqs")
             pump = QueuePump(
-                sqs, outputs["EventsQueueUrl"], outputs["EventsQueueArn"],
+                sqs,
+                outputs["EventsQueueUrl"],
+                outputs["EventsQueueArn"],
                 lambda event: client.lambda_.invoke("process_events", event),
-                wait_seconds=0, visibility_timeout=0,
+                wait_seconds=0,
+                visibility_timeout=0,
             )
             yield Harness(client, outputs, boto3.client("dynamodb"), sqs, pump, qr)
     os.environ.clear()

@@ -53,10 +53,26 @@ def test_create_app_names_the_bad_field(harness):
 def test_user_view_and_erasure(harness):
     anon = "dev-1"
     ts = datetime.now(UTC).isoformat()
-    harness.post("/v1/track", {"anonymousId": anon, "event": "Product Viewed", "messageId": "e-1",
-                               "timestamp": ts, "properties": {"product_id": "p1", "category": "tea"}})
-    harness.post("/v1/identify", {"userId": "dana", "anonymousId": anon, "messageId": "e-2", "timestamp": ts,
-                                  "traits": {"email": "dana@example.com"}})
+    harness.post(
+        "/v1/track",
+        {
+            "anonymousId": anon,
+            "event": "Product Viewed",
+            "messageId": "e-1",
+            "timestamp": ts,
+            "properties": {"product_id": "p1", "category": "tea"},
+        },
+    )
+    harness.post(
+        "/v1/identify",
+        {
+            "userId": "dana",
+            "anonymousId": anon,
+            "messageId": "e-2",
+            "timestamp": ts,
+            "traits": {"email": "dana@example.com"},
+        },
+    )
     harness.pump.drain()
     view = json.loads(harness.admin("GET", "/admin/users/dana").body)
     assert view["traits"]["email"] == "dana@example.com"

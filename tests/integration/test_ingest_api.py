@@ -16,8 +16,14 @@ def now_iso(delta: timedelta = timedelta()) -> str:
 
 
 def track(message_id: str = "m-1", **overrides):
-    return {"userId": "u1", "event": "Product Viewed", "messageId": message_id, "timestamp": now_iso(),
-            "properties": {"product_id": "sku-1", "category": "shirts"}, **overrides}
+    return {
+        "userId": "u1",
+        "event": "Product Viewed",
+        "messageId": message_id,
+        "timestamp": now_iso(),
+        "properties": {"product_id": "sku-1", "category": "shirts"},
+        **overrides,
+    }
 
 
 def body(response):
@@ -39,9 +45,14 @@ def test_curl_and_beacon_content_types_are_accepted(harness, content_type):
 
 
 def test_identify_is_accepted(harness):
-    response = harness.post("/v1/identify", {
-        "userId": "u1", "messageId": "i-1", "traits": {"email": "a@example.com", "consents": {"push": True}},
-    })
+    response = harness.post(
+        "/v1/identify",
+        {
+            "userId": "u1",
+            "messageId": "i-1",
+            "traits": {"email": "a@example.com", "consents": {"push": True}},
+        },
+    )
     assert response.status_code == 200
     assert body(response)["accepted"] == ["i-1"]
 
@@ -64,7 +75,9 @@ def test_batch_accepts_valid_events_and_reports_each_rejected_one(harness):
     result = body(response)
     assert result["accepted"] == ["b-0", "b-3"]
     assert [(r["index"], r["messageId"]) for r in result["rejected"]] == [(1, "b-1"), (2, "b-2")]
-    assert result["rejected"][0]["errors"] == [{"field": "batch[1].properties.store_id", "message": "is required"}]
+    assert result["rejected"][0]["errors"] == [
+        {"field": "batch[1].properties.store_id", "message": "is required"}
+    ]
     assert result["rejected"][1]["errors"][0]["field"] == "batch[2].traits.phone"
     assert harness.queued() == 2
 
@@ -95,9 +108,14 @@ def test_batch_where_every_event_is_bad_is_a_400(harness):
         ("/v1/track", json.dumps(track(timestamp=now_iso(-timedelta(hours=25)))).encode(), 400, "timestamp"),
         ("/v1/track", json.dumps(track(timestamp=now_iso(timedelta(minutes=10)))).encode(), 400, "timestamp"),
         ("/v1/track", json.dumps(track(userId=None)).encode(), 400, "userId"),
-        ("/v1/track", json.dumps(track(event="Video Milestone Reached",
-                                       properties={"video_id": "v", "percent": "50"})).encode(),
-         400, "properties.percent"),
+        (
+            "/v1/track",
+            json.dumps(
+                track(event="Video Milestone Reached", properties={"video_id": "v", "percent": "50"})
+            ).encode(),
+            400,
+            "properties.percent",
+        ),
         ("/v1/batch", b'{"batch": {}}', 400, "batch"),
     ],
 )
@@ -140,8 +158,9 @@ def test_queue_throttling_is_a_503_with_retry_after_and_nothing_claims_success(h
     sqs = wiring.container().sqs
     with Stubber(sqs) as stub:
         for _ in range(3):  # the client's own retries (standard mode, 3 attempts)
-            stub.add_client_error("send_message", service_error_code="ThrottlingException",
-                                  http_status_code=400)
+            stub.add_client_error(
+                "send_message", service_error_code="ThrottlingException", http_status_code=400
+            )
         response = harness.post("/v1/track", track())
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
@@ -154,9 +173,12 @@ def test_a_batch_entry_sqs_refuses_twice_makes_the_request_a_503(harness):
     sqs = wiring.container().sqs
     failed = {"Successful": [], "Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError"}]}
     with Stubber(sqs) as stub:
-        stub.add_response("send_message_batch", {**failed, "Successful": [
-            {"Id": "1", "MessageId": "x", "MD5OfMessageBody": "x"}]})
+        stub.add_response(
+            "send_message_batch",
+            {**failed, "Successful": [{"Id": "1", "MessageId": "x", "MD5OfMessageBody": "x"}]},
+        )
         stub.add_response("send_message_batch", failed)
-        response = harness.post("/v1/batch", {"batch": [{**track("s-0"), "type": "track"},
-                                                         {**track("s-1"), "type": "track"}]})
+        response = harness.post(
+            "/v1/batch", {"batch": [{**track("s-0"), "type": "track"}, {**track("s-1"), "type": "track"}]}
+        )
     assert response.status_code == 503

@@ -33,8 +33,9 @@ def test_lowercase_code_from_a_camera_app_still_works(harness):
 def test_request_parameters_cannot_change_the_destination(harness):
     code = harness.qr["code"]
     for path in (f"/q/{code}?next=https://evil.example", f"/q/{code}?url=//evil.example&redirect=x"):
-        response = harness.client.http.get(path, headers={"Host": "evil.example",
-                                                          "Referer": "https://evil.example"})
+        response = harness.client.http.get(
+            path, headers={"Host": "evil.example", "Referer": "https://evil.example"}
+        )
         assert response.headers["Location"] == "https://shop.example.com/p/42"
 
 
@@ -73,7 +74,9 @@ def test_unsafe_stored_destination_is_never_followed(harness):
 def test_returning_visitor_keeps_their_cookie_and_scans_build_their_profile(harness):
     visitor = "5d0c4a52-0e8e-4b43-9f5b-7a1f0a2f7c11"
     for _ in range(2):
-        response = harness.client.http.get(f"/q/{harness.qr['code']}", headers={"Cookie": f"mm_vid={visitor}"})
+        response = harness.client.http.get(
+            f"/q/{harness.qr['code']}", headers={"Cookie": f"mm_vid={visitor}"}
+        )
         assert response.headers["Set-Cookie"].startswith(f"mm_vid={visitor};")
     assert harness.pump.drain() == 2
     profile = harness.item(f"ANON#{visitor}", "PROFILE")

@@ -3,10 +3,16 @@ from datetime import UTC, datetime
 
 def test_geofence_event_reaches_profile(harness):
     now = datetime.now(UTC).isoformat()
-    response = harness.post("/v1/track", {
-        "userId": "u1", "event": "Geofence Entered", "messageId": "m-1", "timestamp": now,
-        "properties": {"store_id": "store-1"},
-    })
+    response = harness.post(
+        "/v1/track",
+        {
+            "userId": "u1",
+            "event": "Geofence Entered",
+            "messageId": "m-1",
+            "timestamp": now,
+            "properties": {"store_id": "store-1"},
+        },
+    )
     assert response.status_code == 200, response.body
     assert harness.pump.drain() == 1
     profile = harness.item("USER#u1", "PROFILE")

@@ -38,8 +38,10 @@ def test_the_same_message_id_three_times_changes_profile_and_counters_once(harne
 
 def test_a_batch_with_one_poison_record_deletes_the_good_ones_and_raises(harness):
     url = harness.outputs["EventsQueueUrl"]
-    good = [queue_envelope.encode(queue_envelope.Envelope("it", datetime.now(UTC),
-                                                         _event(f"g-{i}"))) for i in range(2)]
+    good = [
+        queue_envelope.encode(queue_envelope.Envelope("it", datetime.now(UTC), _event(f"g-{i}")))
+        for i in range(2)
+    ]
     for body in (good[0], "{this is not an envelope", good[1]):
         harness.sqs.send_message(QueueUrl=url, MessageBody=body)
     assert harness.pump.pump_once() == 3
@@ -68,14 +70,30 @@ def _event(message_id: str):
 
 def test_anonymous_history_moves_to_the_user_on_identify(harness):
     anon = "device-abc"
-    harness.post("/v1/track", event("a-1", anonymousId=anon, event="Product Viewed",
-                                    properties={"product_id": "sku-9", "category": "coffee"}))
+    harness.post(
+        "/v1/track",
+        event(
+            "a-1",
+            anonymousId=anon,
+            event="Product Viewed",
+            properties={"product_id": "sku-9", "category": "coffee"},
+        ),
+    )
     harness.pump.drain()
-    harness.post("/v1/identify", event("a-2", userId="carol", anonymousId=anon,
-                                       traits={"first_name": "Carol", "consents": {"email": True}}))
+    harness.post(
+        "/v1/identify",
+        event(
+            "a-2",
+            userId="carol",
+            anonymousId=anon,
+            traits={"first_name": "Carol", "consents": {"email": True}},
+        ),
+    )
     harness.pump.drain()
-    harness.post("/v1/track", event("a-3", anonymousId=anon, event="Geofence Entered",
-                                    properties={"store_id": "store-1"}))
+    harness.post(
+        "/v1/track",
+        event("a-3", anonymousId=anon, event="Geofence Entered", properties={"store_id": "store-1"}),
+    )
     harness.pump.drain()
     user = harness.item("USER#carol", "PROFILE")
     assert user["moment_counts"] == {"product_viewed": 1, "geofence_entered": 1}
@@ -96,16 +114,25 @@ def test_unknown_event_names_are_counted_but_are_not_moments(harness):
 
 
 def test_in_app_scan_of_a_forged_code_is_recorded_as_rejected(harness):
-    harness.post("/v1/track", event("q-1", userId="u1", event="QR Code Scanned",
-                                    properties={"code": "AAAAAAAAAAAAAAAAAAAAAA"}))
+    harness.post(
+        "/v1/track",
+        event("q-1", userId="u1", event="QR Code Scanned", properties={"code": "AAAAAAAAAAAAAAAAAAAAAA"}),
+    )
     harness.pump.drain()
     assert harness.counters()["rejected:invalid_qr_code"] == 1
     assert harness.item("USER#u1", "MSG#q-1")["rejected"] == "invalid_qr_code"
 
 
 def test_in_app_scan_of_a_genuine_code_takes_store_and_product_from_the_record(harness):
-    harness.post("/v1/track", event("q-2", userId="u1", event="QR Code Scanned",
-                                    properties={"code": harness.qr["code"], "store_id": "spoofed"}))
+    harness.post(
+        "/v1/track",
+        event(
+            "q-2",
+            userId="u1",
+            event="QR Code Scanned",
+            properties={"code": harness.qr["code"], "store_id": "spoofed"},
+        ),
+    )
     harness.pump.drain()
     profile = harness.item("USER#u1", "PROFILE")
     assert profile["recent_stores"][0]["store_id"] == "store-1"
@@ -121,8 +148,9 @@ def test_dynamodb_throttling_fails_only_that_record_and_it_is_retried(harness):
     ddb = wiring.container().dynamodb
     with Stubber(ddb) as stub:
         for _ in range(5):
-            stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException",
-                                  http_status_code=400)
+            stub.add_client_error(
+                "get_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+            )
         harness.pump.pump_once()
     assert harness.pump.failed_batches == 1
     assert harness.queued() == 1

@@ -44,7 +44,9 @@ def allowed(stage: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         for action in statement["Action"]:
             out.setdefault(action, []).extend(resources)
     return out
