@@ -1,0 +1,98 @@
+"""What a benchmark hands back (method, figures, targets) and how it is rendered as Markdown.
+
+Pure data and formatting: no timing, no imports of the application.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How hard to try: ``quick`` is a smoke test (few repetitions), not a measurement."""
+
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal and whether this run met it. A missed target is reported, never raised."""
+
+    goal: str
+    measured: str
+    met: bool
+
+    @property
+    def verdict(self) -> str:
+        return "met" if self.met else "**missed**"
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    caption: str = ""
+
+    def markdown(self) -> str:
+        lines = [f"| {' | '.join(self.headers)} |", f"| {' | '.join('---' for _ in self.headers)} |"]
+        lines += [f"| {' | '.join(row)} |" for row in self.rows]
+        return (f"{self.caption}\n\n" if self.caption else "") + "\n".join(lines)
+
+
+@dataclass
+class Section:
+    """One benchmark's part of the results page."""
+
+    name: str
+    title: str
+    method: str  # Markdown: what is measured and how
+    tables: list[Table] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # wall time the benchmark took
+
+    def markdown(self) -> str:
+        parts = [
+            f"## {self.title}",
+            f"`python -m bench --only {self.name}` · took {self.seconds:.1f} s",
+            "### Method",
+            self.method.strip(),
+        ]
+        if self.targets:
+            parts += [
+                "### Targets",
+                Table(
+                    ["Target", "Measured", "Verdict"], [[t.goal, t.measured, t.verdict] for t in self.targets]
+                ).markdown(),
+            ]
+        parts += ["### Figures", *(t.markdown() for t in self.tables)]
+        if self.notes:
+            parts += ["### Notes", "\n".join(f"- {n}" for n in self.notes)]
+        return "\n\n".join(parts)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (no interpolation), so p99 is a latency that was observed."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(round(pct * len(ordered) / 100, 9)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def fmt_us(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value:,.1f}"
