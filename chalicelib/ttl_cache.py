@@ -1,8 +1,9 @@
 """A small bounded in-memory cache with a time-to-live, for the warm Lambda.
 
 Write keys and QR records are read on the hot path; caching them keeps the ingest path at one
-AWS call per request. Misses are cached too (shorter), so a flood of bad keys cannot turn into
-a flood of DynamoDB reads. The bound keeps memory flat whatever callers send.
+AWS call per request. Misses are cached too (shorter), so a client retrying with a wrong key
+costs one read per TTL, not one per request (distinct bogus keys still cost a read each; rate
+limiting is what stops a flood of those). The bound keeps memory flat whatever callers send.
 """
 
 from __future__ import annotations

@@ -53,15 +53,26 @@ class SqsEventQueue:
             with translated("SendMessage"):
                 self._client.send_message(QueueUrl=self._url, MessageBody=messages[0].body)
             return
-        for chunk in chunks(messages):
-            pending = chunk
-            for _attempt in range(2):
-                entries = [{"Id": str(i), "MessageBody": m.body} for i, m in enumerate(pending)]
-                with translated("SendMessageBatch"):
-                    result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
-                failed = {int(f["Id"]) for f in result.get("Failed", [])}
-                pending = [m for i, m in enumerate(pending) if i in failed]
-                if not pending:
-                    break
-            if pending:
-                raise RetryableError(f"SQS did not take {len(pending)} message(s)")
+        batches = chunks(messages)
+        if len(batches) == 1:
+            self._send_chunk(batches[0])
+            return
+        # Chunks go out in parallel (boto3 clients are thread-safe), so a 100-event batch
+        # costs about one round trip, not ten, well inside the API Lambda's timeout.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(batches), 10)) as pool:
+            for future in [pool.submit(self._send_chunk, batch) for batch in batches]:
+                future.result()
+
+    def _send_chunk(self, chunk: list[QueueMessage]) -> None:
+        pending = chunk
+        for _attempt in range(2):
+            entries = [{"Id": str(i), "MessageBody": m.body} for i, m in enumerate(pending)]
+            with translated("SendMessageBatch"):
+                result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            failed = {int(f["Id"]) for f in result.get("Failed", [])}
+            pending = [m for i, m in enumerate(pending) if i in failed]
+            if not pending:
+                return
+        raise RetryableError(f"SQS did not take {len(pending)} message(s)")

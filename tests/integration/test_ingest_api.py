@@ -157,7 +157,7 @@ def test_queue_throttling_is_a_503_with_retry_after_and_nothing_claims_success(h
 
     sqs = wiring.container().sqs
     with Stubber(sqs) as stub:
-        for _ in range(3):  # the client's own retries (standard mode, 3 attempts)
+        for _ in range(2):  # the client's own retries (standard mode, 2 attempts)
             stub.add_client_error(
                 "send_message", service_error_code="ThrottlingException", http_status_code=400
             )
