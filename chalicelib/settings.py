@@ -5,6 +5,7 @@ Owns the meaning of every ``MM_*`` variable. Imports nothing from AWS.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,19 @@ class Settings:
     cache_ttl_seconds: float = 60.0
     stat_shards: int = 4
     region: str = "us-east-1"
+    # Offers and delivery
+    # Unsubscribe links and redemption codes; required once offers are sent (wiring checks).
+    token_signing_key: bytes | None = None
+    email_sender: str | None = None
+    ses_configuration_set: str | None = None
+    apns_platform_app_arn: str | None = None
+    fcm_platform_app_arn: str | None = None
+    sms_sender_id: str | None = None
+    sms_max_price_usd: float = 0.5
+    sms_type: str = "Promotional"
+    default_timezone: str = "UTC"
+    quiet_hours: tuple[str, str] = ("21:00", "08:00")
+    global_daily_cap: int = 3
 
     @property
     def deployed(self) -> bool:
@@ -63,6 +77,9 @@ class Settings:
             except ValueError:
                 problems.append(f"{name} must be a number, got {raw!r}")
                 return default
+            if not math.isfinite(value):
+                problems.append(f"{name} must be a finite number, got {raw!r}")
+                return default
             if value < minimum:
                 problems.append(f"{name} must be at least {minimum:g}, got {raw!r}")
             return value
@@ -83,6 +100,21 @@ class Settings:
         ttl_days = number("MM_MESSAGE_TTL_DAYS", 30, 1)
         cache_ttl = number("MM_CACHE_TTL_SECONDS", 60, 0)
         shards = number("MM_STAT_SHARDS", 4, 1)
+        token_key = env.get("MM_TOKEN_SIGNING_KEY", "").strip()
+        if token_key and len(token_key) < 16:
+            problems.append("MM_TOKEN_SIGNING_KEY must be at least 16 characters")
+        default_tz = env.get("MM_DEFAULT_TIMEZONE", "").strip() or "UTC"
+        if not _valid_zone(default_tz):
+            problems.append(f"MM_DEFAULT_TIMEZONE is not an IANA time zone: {default_tz!r}")
+        quiet = env.get("MM_QUIET_HOURS", "").strip() or "21:00-08:00"
+        quiet_hours = _parse_window(quiet)
+        if quiet_hours is None:
+            problems.append(f"MM_QUIET_HOURS must look like 21:00-08:00, got {quiet!r}")
+        sms_type = env.get("MM_SMS_TYPE", "").strip() or "Promotional"
+        if sms_type not in ("Promotional", "Transactional"):
+            problems.append(f"MM_SMS_TYPE must be Promotional or Transactional, got {sms_type!r}")
+        sms_price = number("MM_SMS_MAX_PRICE_USD", 0.5, 0.0)
+        daily_cap = number("MM_GLOBAL_DAILY_CAP", 3, 0)
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(
@@ -99,7 +131,42 @@ class Settings:
             cache_ttl_seconds=cache_ttl,
             stat_shards=int(shards),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            token_signing_key=token_key.encode() or None,
+            email_sender=_optional(env, "MM_EMAIL_SENDER"),
+            ses_configuration_set=_optional(env, "MM_SES_CONFIGURATION_SET"),
+            apns_platform_app_arn=_optional(env, "MM_APNS_PLATFORM_APP_ARN"),
+            fcm_platform_app_arn=_optional(env, "MM_FCM_PLATFORM_APP_ARN"),
+            sms_sender_id=_optional(env, "MM_SMS_SENDER_ID"),
+            sms_max_price_usd=sms_price,
+            sms_type=sms_type,
+            default_timezone=default_tz,
+            quiet_hours=quiet_hours or ("21:00", "08:00"),
+            global_daily_cap=int(daily_cap),
         )
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name, "").strip() or None
+
+
+def _valid_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
+
+
+def _parse_window(raw: str) -> tuple[str, str] | None:
+    """``"21:00-08:00"`` -> ("21:00", "08:00"); None if malformed."""
+    import re
+
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", raw)
+    if not match:
+        return None
+    return f"{match[1]}:{match[2]}", f"{match[3]}:{match[4]}"
 
 
 def _parse_signing_keys(raw: str, problems: list[str]) -> tuple[dict[str, bytes], str]:
@@ -115,6 +182,11 @@ def _parse_signing_keys(raw: str, problems: list[str]) -> tuple[dict[str, bytes]
         if len(secret) < 16:
             problems.append(f"MM_QR_SIGNING_KEYS key {kid} must be at least 16 characters")
             continue
+        if kid in keys:
+            problems.append(f"MM_QR_SIGNING_KEYS lists key {kid} twice")
+            continue
         keys[kid] = secret.encode()
         first = first or kid
+    if raw and not keys and not any("MM_QR_SIGNING_KEYS" in p for p in problems):
+        problems.append("MM_QR_SIGNING_KEYS has no key; expected e.g. 'A:a-secret-of-16+-chars'")
     return keys, first

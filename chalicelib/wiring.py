@@ -27,18 +27,10 @@ class Container:
     def clock(self) -> Clock:
         return SystemClock()
 
-    def _client(self, service: str, *, max_attempts: int, read_timeout: float, connect_timeout: float = 2) -> Any:
-        import boto3
-        from botocore.config import Config
+    def _client(self, service: str, **options: Any) -> Any:
+        from chalicelib.adapters.aws_clients import make_client
 
-        config = Config(
-            region_name=self.settings.region,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            max_pool_connections=20,
-        )
-        return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+        return make_client(service, region=self.settings.region, **options)
 
     # Ingest answers well within the API Lambda's 10 s timeout: at worst 2 attempts of
     # 1 s connect + 3 s read, then a 503 the SDK retries.

@@ -46,9 +46,11 @@ def decode(body: str) -> Envelope:
         data: Any = json.loads(body)
         if not isinstance(data, dict):
             raise PoisonMessage("envelope is not a JSON object")
-        if data.get("v") != VERSION:
+        if type(data.get("v")) is not int or data["v"] != VERSION:
             raise PoisonMessage(f"unknown envelope version {data.get('v')!r}")
         event = event_from_dict(data["event"])
+        if event.timestamp.tzinfo is None:
+            raise PoisonMessage("event timestamp has no time zone")
         if event.type not in ("track", "identify") or not (event.user_id or event.anonymous_id):
             raise PoisonMessage("event lacks a type or an identity")
         return Envelope(str(data["app"]), datetime.fromisoformat(data["receivedAt"]), event)

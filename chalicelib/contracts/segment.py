@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ MAX_AGE = timedelta(hours=24)
 MAX_FUTURE = timedelta(minutes=5)
 MAX_DEPTH = 16
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _CHANNELS = ("email", "push", "sms")
@@ -46,8 +47,14 @@ def parse_json(raw: bytes | str | None, limit: int) -> Any:
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
+    def finite(text: str) -> float:
+        number = float(text)
+        if math.isinf(number):
+            raise ValueError(f"{text[:20]} is too large a number")
+        return number
+
     try:
-        value = json.loads(raw, parse_constant=no_constants)
+        value = json.loads(raw, parse_constant=no_constants, parse_float=finite)
     except RecursionError:
         raise InvalidInput([FieldError("body", "is nested too deeply")], "body is not valid JSON") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -55,7 +55,7 @@ class Profile:
     subject: Subject
     version: int = 0
     traits: dict[str, Any] = field(default_factory=dict)
-    traits_at: str | None = None
+    traits_at: dict[str, str] = field(default_factory=dict)  # per trait: when it was last set
     consents: dict[str, dict[str, Any]] = field(default_factory=dict)
     categories: dict[str, Affinity] = field(default_factory=dict)
     products: dict[str, Affinity] = field(default_factory=dict)
@@ -72,8 +72,16 @@ class Profile:
         return bool(self.consents.get(channel, {}).get("granted"))
 
 
-def _push_recent(items: list[dict[str, Any]], item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Insert ``item`` keeping the list newest-first and at most RECENT_LIMIT long."""
+def _push_recent(
+    items: list[dict[str, Any]], item: dict[str, Any], unique_by: str | None = None
+) -> list[dict[str, Any]]:
+    """Insert ``item`` keeping the list newest-first and at most RECENT_LIMIT long. With
+    ``unique_by``, one entry per value of that key, the newest (a late older one is ignored)."""
+    if unique_by is not None:
+        existing = [i for i in items if i[unique_by] == item[unique_by]]
+        if existing and existing[0]["at"] >= item["at"]:
+            return items
+        items = [i for i in items if i[unique_by] != item[unique_by]]
     merged = [*items, item]
     merged.sort(key=lambda i: i["at"], reverse=True)
     return merged[:RECENT_LIMIT]
@@ -98,18 +106,20 @@ def _text(value: Any) -> str | None:
 
 
 def apply_identify(profile: Profile, event: Event) -> Profile:
-    """Traits and consents from an ``identify``; an older identify never overwrites a newer one."""
+    """Traits and consents from an ``identify``. Each trait and each channel's consent keeps
+    the time it was set, and only a newer identify changes it, so the result does not depend
+    on the order in which SQS delivers identifies."""
     at = iso(event.timestamp)
-    traits, traits_at = dict(profile.traits), profile.traits_at
-    if traits_at is None or at >= traits_at:
-        for name in TRAIT_FIELDS:
-            if name in event.traits:
-                value = event.traits[name]
-                if value is None:
-                    traits.pop(name, None)
-                else:
-                    traits[name] = value
-        traits_at = at
+    traits, traits_at = dict(profile.traits), dict(profile.traits_at)
+    for name in TRAIT_FIELDS:
+        if name not in event.traits or at < traits_at.get(name, ""):
+            continue
+        value = event.traits[name]
+        if value is None:
+            traits.pop(name, None)
+        else:
+            traits[name] = value
+        traits_at[name] = at
     consents = {ch: dict(v) for ch, v in profile.consents.items()}
     for channel, granted in (event.traits.get("consents") or {}).items():
         previous = consents.get(channel)
@@ -135,8 +145,7 @@ def apply_moment(
         if weight and product_id:
             products[product_id] = affinity.add_signal(products.get(product_id), weight, at, half_life)
             recent_products = _push_recent(
-                [p for p in recent_products if p["product_id"] != product_id],
-                {"product_id": product_id, "at": at_iso},
+                recent_products, {"product_id": product_id, "at": at_iso}, unique_by="product_id"
             )
         if weight and category:
             categories[category] = affinity.add_signal(categories.get(category), weight, at, half_life)
@@ -192,9 +201,7 @@ def merge_anonymous(user: Profile, anon: Profile, half_life: timedelta) -> Profi
 
     recent_products = list(user.recent_products)
     for item in anon.recent_products:
-        recent_products = _push_recent(
-            [p for p in recent_products if p["product_id"] != item["product_id"]], item
-        )
+        recent_products = _push_recent(recent_products, item, unique_by="product_id")
     recent_stores = list(user.recent_stores)
     for item in anon.recent_stores:
         recent_stores = _push_recent(recent_stores, item)
@@ -205,14 +212,22 @@ def merge_anonymous(user: Profile, anon: Profile, half_life: timedelta) -> Profi
     counts = dict(user.moment_counts)
     for moment_type, n in anon.moment_counts.items():
         counts[moment_type] = counts.get(moment_type, 0) + n
-    consents = copy.deepcopy(anon.consents)
-    consents.update(copy.deepcopy(user.consents))
+    consents = copy.deepcopy(user.consents)
+    for channel, consent in anon.consents.items():  # the newer statement wins, per channel
+        if channel not in consents or consent["at"] > consents[channel]["at"]:
+            consents[channel] = copy.deepcopy(consent)
+    traits, traits_at = dict(user.traits), dict(user.traits_at)
+    for name, value in anon.traits.items():
+        if name not in traits or anon.traits_at.get(name, "") > traits_at.get(name, ""):
+            traits[name] = value
+            traits_at[name] = anon.traits_at.get(name, "")
     seen = [s for s in (user.first_seen, anon.first_seen) if s]
     last = [s for s in (user.last_seen, anon.last_seen) if s]
     anonymous_ids = list(dict.fromkeys([*user.anonymous_ids, anon.subject.id]))[-50:]
     return replace(
         user,
-        traits={**anon.traits, **user.traits},
+        traits=traits,
+        traits_at=traits_at,
         consents=consents,
         categories=merge_affinities(user.categories, anon.categories),
         products=merge_affinities(user.products, anon.products),

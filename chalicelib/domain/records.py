@@ -47,5 +47,9 @@ def is_safe_destination(url: str) -> bool:
         return False
     if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in url):
         return False
-    parts = urlsplit(url)
-    return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. a malformed IPv6 host
+        return False
+    return parts.scheme == "https" and bool(host) and "@" not in parts.netloc

@@ -86,7 +86,9 @@ class Admin:
         anonymous_ids = profile.anonymous_ids if profile else []
         deleted = self._store.erase(Subject.user(user_id))
         for anonymous_id in anonymous_ids:
-            deleted += self._store.erase(Subject.anon(anonymous_id))
+            # A shared device's anonymous id may belong to someone else: leave theirs alone.
+            if self._store.get_alias(anonymous_id) in (None, user_id):
+                deleted += self._store.erase(Subject.anon(anonymous_id))
         if deleted == 0:
             raise NotFound(f"no data for user {user_id!r}")
         return {"user_id": user_id, "items_deleted": deleted, "anonymous_ids": len(anonymous_ids)}

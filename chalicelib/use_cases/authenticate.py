@@ -53,7 +53,7 @@ class WriteKeyAuthenticator:
             raise Unauthorized("send the write key as HTTP Basic auth: username = key, empty password")
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
             raise Unauthorized("the Basic credentials are not valid base64") from None
         write_key = decoded.partition(":")[0]
         if not write_key or len(write_key) > MAX_KEY_LENGTH:

@@ -1,0 +1,242 @@
+"""Builders and fakes shared by the unit tier (pure: no boto3, no moto, no network).
+
+Everything here builds real objects (settings, events, envelopes, use cases over the in-memory
+adapters); the few fakes record what they were asked to do and can be told to fail.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.in_memory import InMemoryMomentStore, InMemoryQrCodes
+from chalicelib.contracts import queue_envelope
+from chalicelib.contracts.queue_envelope import Envelope
+from chalicelib.contracts.segment import parse_event
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import Event
+from chalicelib.domain.ports import WritePlan
+from chalicelib.domain.profile import Profile, Subject
+from chalicelib.domain.records import QrCode
+from chalicelib.settings import Settings
+from chalicelib.use_cases.process_events import Processed, ProcessEvent, QueueRecord
+from chalicelib.use_cases.scan_qr import QrCodes
+
+# A fixed "server now", millisecond precision (the precision events keep on the queue).
+NOW = datetime(2026, 11, 23, 15, 4, 5, 123000, tzinfo=UTC)
+HALF_LIFE = timedelta(days=7)
+APP_ID = "app-1"
+
+BASE_ENV: dict[str, str] = {
+    "MM_STAGE": "local",
+    "MM_TABLE_NAME": "t",
+    "MM_EVENTS_QUEUE_NAME": "q",
+    "MM_QR_SIGNING_KEYS": "A:0123456789abcdef0123",
+    "MM_ADMIN_TOKEN": "tok",
+}
+
+
+def env(**changes: str | None) -> dict[str, str]:
+    """BASE_ENV with some variables changed (a value of None removes the variable)."""
+    out = dict(BASE_ENV)
+    for name, value in changes.items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+def settings(**changes: str | None) -> Settings:
+    return Settings.from_env(env(**changes))
+
+
+def deployed_settings(stage: str = "prod") -> Settings:
+    return settings(MM_STAGE=stage, MM_ADMIN_TOKEN=None)
+
+
+def basic_auth(username: str, password: str = "") -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+# --- Segment payloads (what an SDK posts) -------------------------------------------------
+
+
+def track_payload(event: str = "Product Viewed", **fields: Any) -> dict[str, Any]:
+    """A valid ``track`` body; ``fields`` override or add top-level keys."""
+    body: dict[str, Any] = {
+        "type": "track",
+        "event": event,
+        "userId": "u1",
+        "messageId": "m-1",
+        "timestamp": NOW.isoformat(),
+        "properties": {"product_id": "p1"} if event == "Product Viewed" else {},
+    }
+    body.update(fields)
+    return body
+
+
+def identify_payload(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "identify",
+        "userId": "u1",
+        "messageId": "m-id-1",
+        "timestamp": NOW.isoformat(),
+        "traits": {"email": "ada@example.com"},
+    }
+    body.update(fields)
+    return body
+
+
+# --- Domain events ------------------------------------------------------------------------
+
+
+def event(
+    name: str | None = "Product Viewed",
+    *,
+    type: str = "track",
+    message_id: str = "m-1",
+    at: datetime = NOW,
+    user_id: str | None = "u1",
+    anonymous_id: str | None = None,
+    properties: dict[str, Any] | None = None,
+    traits: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+) -> Event:
+    return Event(
+        type=type,
+        message_id=message_id,
+        timestamp=at,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        event=name if type == "track" else None,
+        properties=properties or {},
+        traits=traits or {},
+        context=context or {},
+    )
+
+
+def identify(
+    *,
+    at: datetime = NOW,
+    message_id: str = "m-id-1",
+    traits: dict[str, Any] | None = None,
+    user_id: str | None = "u1",
+    anonymous_id: str | None = None,
+) -> Event:
+    return event(
+        None,
+        type="identify",
+        at=at,
+        message_id=message_id,
+        traits=traits,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+    )
+
+
+def envelope(evt: Event, app_id: str = APP_ID, received_at: datetime = NOW) -> Envelope:
+    return Envelope(app_id, received_at, evt)
+
+
+def profile(subject: Subject | None = None, **fields: Any) -> Profile:
+    return Profile(subject or Subject.user("u1"), **fields)
+
+
+# --- Fakes ----------------------------------------------------------------------------------
+
+
+class ConflictingStore(InMemoryMomentStore):
+    """The in-memory store, except that the first ``conflicts`` commits lose a race."""
+
+    def __init__(self, conflicts: int) -> None:
+        super().__init__()
+        self.conflicts_left = conflicts
+        self.attempts = 0
+
+    def commit(self, plan: WritePlan) -> None:
+        self.attempts += 1
+        if self.conflicts_left > 0:
+            self.conflicts_left -= 1
+            raise Conflict("someone else wrote the profile first")
+        super().commit(plan)
+
+
+@dataclass
+class RecordingAcknowledger:
+    """Records every delete call (one list of receipt handles per call)."""
+
+    deletes: list[list[str]] = field(default_factory=list)
+
+    def delete(self, receipt_handles: Sequence[str]) -> None:
+        self.deletes.append(list(receipt_handles))
+
+
+class FakeMonotonic:
+    """A monotonic clock (``time.monotonic`` stand-in) that moves only when told to."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# --- The worker over in-memory adapters -----------------------------------------------------
+
+QR_ID = "SHELF234"
+
+
+class Worker:
+    """ProcessEvent wired to the in-memory store and QR repository, with a fixed clock."""
+
+    def __init__(self, store: InMemoryMomentStore | None = None, at: datetime = NOW) -> None:
+        self.settings = settings()
+        self.clock = FixedClock(at)
+        self.store = store if store is not None else InMemoryMomentStore()
+        self.qr_repository = InMemoryQrCodes()
+        self.qr_codes = QrCodes(self.qr_repository, self.settings)
+        self.process = ProcessEvent(self.store, self.qr_codes, self.settings, self.clock)
+
+    def add_qr_code(
+        self,
+        qr_id: str = QR_ID,
+        store_id: str = "store-7",
+        product_id: str | None = "p-qr",
+        state: str = "active",
+    ) -> str:
+        """Stores a QR record and returns its genuine signed code."""
+        self.qr_repository.put(
+            QrCode(qr_id, store_id, "https://shop.example.com/p", NOW.isoformat(), product_id, "shelf", state)
+        )
+        return self.qr_codes.token_for(qr_id)
+
+    def deliver(self, evt: Event) -> Processed:
+        """One delivery of the event, through the queue's wire format as the worker gets it."""
+        body = queue_envelope.encode(envelope(evt))
+        return self.process(queue_envelope.decode(body))
+
+    def deliver_payload(self, payload: dict[str, Any]) -> Processed:
+        """What the SDK sent -> validated event -> one delivery."""
+        return self.deliver(parse_event(payload, self.clock.now(), APP_ID))
+
+    def user(self, user_id: str = "u1") -> Profile | None:
+        return self.store.get_profile(Subject.user(user_id))
+
+    def anon(self, anonymous_id: str) -> Profile | None:
+        return self.store.get_profile(Subject.anon(anonymous_id))
+
+    def totals(self) -> dict[str, int]:
+        return self.store.totals()
+
+
+def queue_record(n: int, body: str) -> QueueRecord:
+    return QueueRecord(message_id=f"sqs-{n}", receipt_handle=f"rh-{n}", body=body)
