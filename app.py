@@ -3,12 +3,17 @@
 Routes:
   POST /v1/track, /v1/identify, /v1/batch   Segment-spec ingest (write key in HTTP Basic)
   GET  /q/{code}                             what a phone camera opens: 302 or a 404 page
+  POST /v1/devices                           register a push token (write key)
+  POST /v1/offers/{offerId}/redeem           one-click purchase / till redemption (write key)
+  GET|POST /v1/unsubscribe?token=            one-click unsubscribe (RFC 8058); GET shows a page
   GET  /health                               liveness (no data)
+  /admin/campaigns[...]                      marketers: create, list, get, replace, pause, resume, archive
   POST /admin/apps                           create an app and its write key
   GET  /admin/users/{user_id}                a user's profile
   DELETE /admin/users/{user_id}              erase a user (profile, markers, aliases)
 Events:
   SQS events queue -> process_events         the worker (exactly once per messageId)
+  SNS SES feedback -> ses_feedback           bounces and complaints suppress the address
 
 Everything heavy is imported where it is used: every Lambda function imports this module.
 """
@@ -33,6 +38,7 @@ observability.install(app)
 
 # Read at import: `chalice deploy` loads app.py with the stage's environment variables.
 EVENTS_QUEUE_NAME = os.environ.get("MM_EVENTS_QUEUE_NAME", "micromoments-dev-events")
+FEEDBACK_TOPIC_NAME = os.environ.get("MM_SES_FEEDBACK_TOPIC_NAME", "micromoments-dev-ses-feedback")
 INGEST_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
 VISITOR_COOKIE = "mm_vid"
 iam = IAMAuthorizer()
@@ -143,6 +149,94 @@ def health() -> Response:
     return json_response(200, {"ok": True})
 
 
+def _query_param(request: Request, name: str) -> str | None:
+    params: dict[str, str] = dict(request.query_params or {})
+    return params.get(name)
+
+
+def _json_body(limit: int = 16 * 1024) -> Any:
+    from chalicelib.contracts.segment import parse_json
+
+    return parse_json(_request().raw_body, limit)
+
+
+@app.route("/v1/devices", methods=["POST"], content_types=INGEST_CONTENT_TYPES, cors=True)
+@handles_errors
+def register_device() -> Response:
+    container = wiring.container()
+    container.write_keys.app_for(_request().headers)
+    return json_response(200, container.audience.register_device(_json_body()))
+
+
+@app.route("/v1/offers/{offer_id}/redeem", methods=["POST"], content_types=INGEST_CONTENT_TYPES, cors=True)
+@handles_errors
+def redeem_offer(offer_id: str) -> Response:
+    from chalicelib.domain.errors import FieldError, InvalidInput
+
+    container = wiring.container()
+    container.write_keys.app_for(_request().headers)
+    body = _json_body()
+    code = body.get("code")
+    if not isinstance(code, str) or not 1 <= len(code) <= 64:
+        raise InvalidInput([FieldError("code", "is required: the offer's redemption code")])
+    return json_response(200, {"redeemed": True, **container.redemptions.redeem(offer_id, code)})
+
+
+UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
+<body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">
+<h1>{title}</h1>{body}</body></html>"""
+
+
+def _page(status: int, title: str, body: str) -> Response:
+    return Response(
+        body=UNSUBSCRIBE_PAGE.format(title=html.escape(title), body=body),
+        status_code=status,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+@app.route(
+    "/v1/unsubscribe",
+    methods=["GET", "POST"],
+    content_types=[
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "text/plain",
+        "application/json",
+    ],
+)
+def unsubscribe() -> Response:
+    """RFC 8058: mail clients POST ``List-Unsubscribe=One-Click`` here. A GET (the visible
+    link) only shows a confirmation button, so link scanners that prefetch URLs in mail
+    cannot unsubscribe anyone."""
+    from chalicelib.domain.errors import NotFound, RetryableError
+
+    request = _request()
+    token = _query_param(request, "token") or ""
+    if request.method == "GET":
+        if not token:
+            return _page(404, "Link not valid", "<p>This unsubscribe link is incomplete.</p>")
+        form = (
+            f'<p>Stop receiving offers from us on every channel?</p><form method="post" '
+            f'action="?token={html.escape(token)}"><button type="submit" style="font-size:1rem;'
+            f'padding:.6rem 1rem">Unsubscribe</button></form>'
+        )
+        return _page(200, "Unsubscribe", form)
+    try:
+        wiring.container().audience.unsubscribe(token)
+    except NotFound:
+        return _page(404, "Link not valid", "<p>This unsubscribe link is not valid.</p>")
+    except RetryableError:
+        return _page(503, "Please try again", "<p>We couldn't record that just now.</p>")
+    return _page(200, "You're unsubscribed", "<p>You won't receive any more offers from us.</p>")
+
+
 def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -205,3 +299,72 @@ def process_events(event: Any) -> None:
         observability.record_batch(failed.report)
         raise
     observability.record_batch(report)
+
+
+@app.route("/admin/campaigns", methods=["POST"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def create_campaign() -> Response:
+    campaign = wiring.container().campaign_admin.create(_json_body(256 * 1024))
+    return json_response(201, campaign.as_dict())
+
+
+@app.route("/admin/campaigns", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def list_campaigns() -> Response:
+    status = _query_param(_request(), "status")
+    campaigns = wiring.container().campaign_admin.list(status)
+    return json_response(200, {"campaigns": [c.as_dict() for c in campaigns]})
+
+
+@app.route("/admin/campaigns/{campaign_id}", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def get_campaign(campaign_id: str) -> Response:
+    container = wiring.container()
+    campaign = container.campaign_admin.get(campaign_id)
+    return json_response(
+        200, {**campaign.as_dict(), "budget_used": container.campaigns.budget_used(campaign_id)}
+    )
+
+
+@app.route(
+    "/admin/campaigns/{campaign_id}", methods=["PUT"], authorizer=iam, content_types=["application/json"]
+)
+@handles_errors
+@admin_only
+def replace_campaign(campaign_id: str) -> Response:
+    campaign = wiring.container().campaign_admin.replace(campaign_id, _json_body(256 * 1024))
+    return json_response(200, campaign.as_dict())
+
+
+@app.route("/admin/campaigns/{campaign_id}/{action}", methods=["POST"], authorizer=iam)
+@handles_errors
+@admin_only
+def change_campaign_status(campaign_id: str, action: str) -> Response:
+    from chalicelib.domain.errors import NotFound
+
+    statuses = {"pause": "paused", "resume": "active", "archive": "archived"}
+    if action not in statuses:
+        raise NotFound(f"no action {action!r}; use pause, resume or archive")
+    campaign = wiring.container().campaign_admin.set_status(campaign_id, statuses[action])
+    return json_response(200, campaign.as_dict())
+
+
+@app.route("/admin/users/{user_id}/offers", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def user_offers(user_id: str) -> Response:
+    from chalicelib.domain.profile import Subject
+
+    records = wiring.container().offer_ledger.list_for(Subject.user(_path_param(user_id)))
+    records.sort(key=lambda r: r.get("created_at", ""), reverse=True)
+    return json_response(200, {"offers": records})
+
+
+@app.on_sns_message(topic=FEEDBACK_TOPIC_NAME)
+def ses_feedback(event: Any) -> None:
+    suppressed = wiring.container().audience.ses_feedback(event.message)
+    if suppressed:
+        observability.count("AddressesSuppressed", len(suppressed))

@@ -16,7 +16,9 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.domain.errors import (
+    Conflict,
     InvalidInput,
+    MicromomentsError,
     NotFound,
     PayloadTooLarge,
     RetryableError,
@@ -45,6 +47,8 @@ def error_response(exc: Exception) -> Response:
         return json_response(401, {"error": str(exc)}, {"WWW-Authenticate": 'Basic realm="micromoments"'})
     if isinstance(exc, NotFound):
         return json_response(404, {"error": str(exc)})
+    if isinstance(exc, Conflict):
+        return json_response(409, {"error": "the resource changed meanwhile; read it again and retry"})
     if isinstance(exc, RetryableError):
         logger.warning("dependency unavailable: %s", exc)
         return json_response(
@@ -63,7 +67,20 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except (InvalidInput, PayloadTooLarge, Unauthorized, NotFound, RetryableError, SettingsError) as exc:
+        except (
+            InvalidInput,
+            PayloadTooLarge,
+            Unauthorized,
+            NotFound,
+            RetryableError,
+            Conflict,
+            SettingsError,
+        ) as exc:
             return error_response(exc)
+        except MicromomentsError as exc:
+            reason = getattr(exc, "reason", None)  # a refusal that explains itself (redemption)
+            if reason is None:
+                raise
+            return json_response(409, {"error": f"refused: {reason}", "reason": reason})
 
     return wrapper

@@ -64,6 +64,15 @@ def record_batch(report: BatchReport) -> None:
             },
         )
     count("EventsProcessed", len(processed))
+    for item in report.processed:
+        status = getattr(item.follow_up, "status", None)
+        if status == "sent":
+            count("OffersSent")
+        elif status in ("suppressed", "holdout", "failed", "delivery_unknown"):
+            with single_metric(
+                name="OffersNotSent", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+            ) as metric:
+                metric.add_dimension(name="reason", value=str(getattr(item.follow_up, "reason", status)))
     count("MomentsRecorded", sum(1 for p in processed if p.moment_type and not p.rejected))
     if duplicates:
         count("DuplicatesSkipped", duplicates)

@@ -40,8 +40,7 @@ class Settings:
     stat_shards: int = 4
     region: str = "us-east-1"
     # Offers and delivery
-    # Unsubscribe links and redemption codes; required once offers are sent (wiring checks).
-    token_signing_key: bytes | None = None
+    token_signing_key: bytes = b""  # unsubscribe links and redemption codes
     email_sender: str | None = None
     ses_configuration_set: str | None = None
     apns_platform_app_arn: str | None = None
@@ -100,7 +99,7 @@ class Settings:
         ttl_days = number("MM_MESSAGE_TTL_DAYS", 30, 1)
         cache_ttl = number("MM_CACHE_TTL_SECONDS", 60, 0)
         shards = number("MM_STAT_SHARDS", 4, 1)
-        token_key = env.get("MM_TOKEN_SIGNING_KEY", "").strip()
+        token_key = required("MM_TOKEN_SIGNING_KEY")
         if token_key and len(token_key) < 16:
             problems.append("MM_TOKEN_SIGNING_KEY must be at least 16 characters")
         default_tz = env.get("MM_DEFAULT_TIMEZONE", "").strip() or "UTC"
@@ -131,7 +130,7 @@ class Settings:
             cache_ttl_seconds=cache_ttl,
             stat_shards=int(shards),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            token_signing_key=token_key.encode() or None,
+            token_signing_key=token_key.encode(),
             email_sender=_optional(env, "MM_EMAIL_SENDER"),
             ses_configuration_set=_optional(env, "MM_SES_CONFIGURATION_SET"),
             apns_platform_app_arn=_optional(env, "MM_APNS_PLATFORM_APP_ARN"),

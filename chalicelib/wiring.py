@@ -121,7 +121,115 @@ class Container:
     def process_event(self) -> Any:
         from chalicelib.use_cases.process_events import ProcessEvent
 
-        return ProcessEvent(self.moment_store, self.qr_codes, self.settings, self.clock)
+        return ProcessEvent(self.moment_store, self.qr_codes, self.settings, self.clock, self.after_moment)
+
+    # Offers ---------------------------------------------------------------------------
+    @cached_property
+    def sns(self) -> Any:
+        return self._client("sns", max_attempts=3, read_timeout=5)
+
+    @cached_property
+    def sesv2(self) -> Any:
+        return self._client("sesv2", max_attempts=3, read_timeout=5)
+
+    @cached_property
+    def campaigns(self) -> Any:
+        from chalicelib.adapters.dynamodb_offers import DynamoDBCampaigns
+
+        return DynamoDBCampaigns(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def offer_ledger(self) -> Any:
+        from chalicelib.adapters.dynamodb_offers import DynamoDBOfferLedger
+
+        return DynamoDBOfferLedger(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def devices(self) -> Any:
+        from chalicelib.adapters.dynamodb_offers import DynamoDBDevices
+
+        return DynamoDBDevices(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def address_book(self) -> Any:
+        from chalicelib.adapters.dynamodb_offers import DynamoDBAddressBook
+
+        return DynamoDBAddressBook(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def email_sender(self) -> Any:
+        if not self.settings.email_sender:
+            return None
+        from chalicelib.adapters.ses_email_sender import SesEmailSender
+
+        return SesEmailSender(self.sesv2, self.settings.email_sender, self.settings.ses_configuration_set)
+
+    @cached_property
+    def push_sender(self) -> Any:
+        arns = {"ios": self.settings.apns_platform_app_arn, "android": self.settings.fcm_platform_app_arn}
+        arns = {k: v for k, v in arns.items() if v}
+        if not arns:
+            return None
+        from chalicelib.adapters.sns_push_sender import SnsPushSender
+
+        return SnsPushSender(self.sns, arns)
+
+    @cached_property
+    def sms_sender(self) -> Any:
+        from chalicelib.adapters.sns_sms_sender import SnsSmsSender
+
+        return SnsSmsSender(
+            self.sns, self.settings.sms_sender_id, self.settings.sms_max_price_usd, self.settings.sms_type
+        )
+
+    @cached_property
+    def campaign_catalog(self) -> Any:
+        from chalicelib.use_cases.offers import CampaignCatalog
+
+        return CampaignCatalog(self.campaigns, self.settings.cache_ttl_seconds)
+
+    @cached_property
+    def offers(self) -> Any:
+        from chalicelib.use_cases.offers import OfferPipeline
+
+        return OfferPipeline(
+            self.campaign_catalog,
+            self.offer_ledger,
+            self.devices,
+            self.address_book,
+            self.stores,
+            self.email_sender,
+            self.push_sender,
+            self.sms_sender,
+            self.settings,
+            self.clock,
+        )
+
+    @cached_property
+    def redemptions(self) -> Any:
+        from chalicelib.use_cases.redemptions import Redemptions
+
+        return Redemptions(self.offer_ledger, self.clock)
+
+    @cached_property
+    def after_moment(self) -> Any:
+        from chalicelib.use_cases.redemptions import AfterMoment
+
+        return AfterMoment(self.offers, self.redemptions)
+
+    @cached_property
+    def campaign_admin(self) -> Any:
+        from chalicelib.use_cases.campaign_admin import CampaignAdmin
+
+        return CampaignAdmin(self.campaigns, self.clock, on_change=self.campaign_catalog.clear)
+
+    @cached_property
+    def audience(self) -> Any:
+        from chalicelib.use_cases.audience import Audience
+
+        return Audience(
+            self.moment_store, self.devices, self.address_book, self.push_sender, self.settings, self.clock
+        )
 
     @cached_property
     def admin(self) -> Any:

@@ -118,6 +118,13 @@ class LocalStack:
         sender = self.env.get("MM_EMAIL_SENDER", "offers@demo.micromoments.test")
         boto3.client("ses").verify_email_identity(EmailAddress=sender)
         say(f"- SES sender verified: {sender}")
+        from devstack.platform_apps import ensure_platform_apps
+
+        apps = ensure_platform_apps(boto3.client("sns"))
+        self.env["MM_APNS_PLATFORM_APP_ARN"] = apps["ios"]
+        self.env["MM_FCM_PLATFORM_APP_ARN"] = apps["android"]
+        os.environ.update(self.env)
+        say("- SNS platform applications for push: APNs (sandbox) and FCM")
         return outputs
 
     def seed(self) -> dict[str, Any]:
@@ -200,28 +207,35 @@ class LocalStack:
 
 def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
     base = f"http://127.0.0.1:{port}"
+    admin = "-H 'Authorization: Bearer demo-admin-token'"
     say()
     say("micromoments local stack is ready. Try it (demo write key: demo-write-key):")
     say()
-    say("  # a shopper walks into the coffee shop's geofence")
-    say(
-        f'  curl -u demo-write-key: {base}/v1/track -d \'{{"userId":"alice","event":'
-        f'"Geofence Entered","properties":{{"store_id":"store-001"}}}}\''
-    )
-    say("  # who they are and how they may be contacted")
+    say("  # 1. who alice is and how she may be contacted")
     say(
         f'  curl -u demo-write-key: {base}/v1/identify -d \'{{"userId":"alice","traits":'
         f'{{"email":"alice@example.com","first_name":"Alice","timezone":"America/Los_Angeles",'
         f'"consents":{{"email":true,"push":true}}}}}}\''
     )
+    say("  # 2. her phone registers for push (any token works locally)")
+    say(
+        f'  curl -u demo-write-key: {base}/v1/devices -d \'{{"userId":"alice","platform":"ios",'
+        f'"token":"demo-apns-token-0001"}}\''
+    )
+    say("  # 3. she walks into the coffee shop's geofence: a push offer follows within a second")
+    say(
+        f'  curl -u demo-write-key: {base}/v1/track -d \'{{"userId":"alice","event":'
+        f'"Geofence Entered","properties":{{"store_id":"store-001"}}}}\''
+    )
+    say("  # 4. what was decided and why, and her profile")
+    say(f"  curl {admin} {base}/admin/users/alice/offers")
+    say(f"  curl {admin} {base}/admin/users/alice")
     say("  # several events in one call, as analytics SDKs send them")
     say(
         f'  curl -u demo-write-key: {base}/v1/batch -d \'{{"batch":[{{"type":"track","userId":'
         f'"alice","event":"Product Viewed","properties":{{"product_id":"linen-shirt-blue",'
         f'"category":"shirts"}}}}]}}\''
     )
-    say("  # the profile the worker built (admin token: demo-admin-token)")
-    say(f"  curl -H 'Authorization: Bearer demo-admin-token' {base}/admin/users/alice")
     if seeded:
         for qr in seeded["qr_codes"]:
             say(f"  # QR code at {qr['store_id']} ({qr['placement']}): 302 to {qr['destination']}")
@@ -235,7 +249,7 @@ def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
         f"  What SES/SNS sent: http://127.0.0.1:{moto_port}/moto-api/data.json   "
         f"(reset: curl -X POST http://127.0.0.1:{moto_port}/moto-api/reset)"
     )
-    say("  Ctrl-C stops everything.")
+    say("  A scripted shopper's day: make demo      Ctrl-C stops everything.")
     say()
 
 

@@ -1,4 +1,4 @@
-"""Demo data for the local stack: the demo app key, two stores and two QR codes.
+"""Demo data for the local stack: the demo app key, two stores, two QR codes and two campaigns.
 
 Idempotent (fixed ids), written through the same use cases and adapters the app uses.
 """
@@ -48,12 +48,70 @@ QR_CODES: list[dict[str, Any]] = [
 ]
 
 
+CAMPAIGNS: list[dict[str, Any]] = [
+    {
+        "id": "coffee-nearby",
+        "name": "Coffee 20% off when you're near",
+        "trigger": {"moment": "geofence_entered", "store_ids": ["store-001"]},
+        "freshness_minutes": 10,
+        "offer": {
+            "title": "20% off your coffee",
+            "body": "Hi {first_name|there}, you're right by {store_name}: show code {code} for 20% off "
+            "until {valid_until}.",
+            "discount": "20%",
+            "deep_link": "https://shop.example.com/offers/coffee?src=geofence",
+            "valid_minutes": 30,
+            "push": {
+                "title": "{first_name|Hey}, coffee's on us (20% off)",
+                "body": "You're by {store_name}. Show code {code} by {valid_until}.",
+            },
+            "sms": {
+                "text": "{store_name}: 20% off coffee with code {code} until {valid_until}. Reply STOP to opt out."
+            },
+        },
+        "channels": ["push", "sms", "email"],
+        "caps": {"per_user_per_day": 2, "per_user_per_week": 5, "min_gap_minutes": 240, "budget": 10000},
+        "priority": 60,
+        "holdout_percent": 0,
+    },
+    {
+        "id": "styling-one-click",
+        "name": "Shop the look after the styling video",
+        "trigger": {"moment": "video_milestone", "video_ids": ["styling-101"], "min_percent": 90},
+        "freshness_minutes": 60,
+        "offer": {
+            "title": "Shop the look: {product_name}",
+            "body": "{first_name|You}, loved the look? Get the {product_name} in one click, 15% off with {code}.",
+            "discount": "15%",
+            "deep_link": "https://shop.example.com/checkout/one-click?look=styling-101",
+            "valid_minutes": 1440,
+            "products": [
+                {"product_id": "linen-shirt-blue", "name": "Blue linen shirt", "category": "shirts"},
+                {"product_id": "chino-sand", "name": "Sand chinos", "category": "trousers"},
+            ],
+            "email": {"subject": "{first_name|Hi}, the look from the video is 15% off"},
+        },
+        "channels": ["push", "email"],
+        "caps": {"per_user_per_day": 1, "min_gap_minutes": 60},
+        "priority": 50,
+        "holdout_percent": 0,
+    },
+]
+
+
 def seed(container: Any) -> dict[str, Any]:
     """Write the demo data; returns the QR codes with their signed tokens."""
+    from chalicelib.domain.errors import InvalidInput
+
     admin = container.admin
     admin.create_app({"name": "demo"}, write_key=DEMO_WRITE_KEY)
     for store in STORES:
         data = {k: v for k, v in store.items() if k != "store_id"}
         container.stores.put(store["store_id"], data)
     codes = [admin.create_qr_code(**qr) for qr in QR_CODES]
-    return {"stores": STORES, "qr_codes": codes}
+    for campaign in CAMPAIGNS:
+        try:
+            container.campaign_admin.create(campaign)
+        except InvalidInput:  # already there (a second `make run` against the same moto)
+            container.campaign_admin.replace(campaign["id"], campaign)
+    return {"stores": STORES, "qr_codes": codes, "campaigns": [c["id"] for c in CAMPAIGNS]}

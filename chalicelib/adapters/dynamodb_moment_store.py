@@ -169,6 +169,11 @@ class DynamoDBMomentStore:
                 raise Conflict(f"event {plan.marker.message_id}: {reasons}") from exc
             raise RetryableError(f"event {plan.marker.message_id}: cancelled {reasons}") from exc
 
+    def save_profile(self, profile: Profile) -> None:
+        put = self._versioned_put(profile)["Put"]
+        with translated("PutItem profile"):
+            self._client.put_item(**put)
+
     def erase(self, subject: Subject) -> int:
         pk = subject_pk(subject)
         deleted = 0

@@ -96,6 +96,10 @@ class InMemoryMomentStore:
             for name, n in increment.counts.items():
                 bucket[name] = bucket.get(name, 0) + n
 
+    def save_profile(self, profile: Profile) -> None:
+        self._check_version(profile)
+        self.profiles[profile.subject] = _bumped(profile)
+
     def erase(self, subject: Subject) -> int:
         deleted = 0
         if self.profiles.pop(subject, None) is not None:
@@ -121,3 +125,184 @@ def _bumped(profile: Profile) -> Profile:
     from dataclasses import replace
 
     return replace(profile, version=profile.version + 1)
+
+
+class InMemoryOfferLedger:
+    """The ledger and cap reservation with DynamoDB's semantics: all conditions or nothing."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[Subject, str], dict[str, Any]] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.last_at: dict[Subject, str] = {}
+        self.visits: set[tuple[Subject, str]] = set()
+        self.codes: dict[str, tuple[Subject, str]] = {}
+
+    def get(self, subject: Subject, offer_id: str) -> dict[str, Any] | None:
+        record = self.records.get((subject, offer_id))
+        return copy.deepcopy(record) if record else None
+
+    def record(self, subject: Subject, offer_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+        if (subject, offer_id) in self.records:
+            raise Conflict(f"offer {offer_id} exists")
+        self.records[(subject, offer_id)] = copy.deepcopy(record)
+
+    def reserve(self, r: Any) -> None:
+        from chalicelib.adapters.dynamodb_offers import PRECEDENCE
+        from chalicelib.domain.offers import CapReached
+
+        pk = f"{r.subject.kind}:{r.subject.id}"
+        checks: list[tuple[tuple[str, str], tuple[str, str] | None, int | None]] = [
+            (("frequency_cap", "user"), (pk, f"day#{r.local_day}"), r.global_daily_cap),
+        ]
+        if r.campaign_daily_cap is not None:
+            checks.append(
+                (
+                    ("frequency_cap", "campaign"),
+                    (pk, f"c#{r.campaign_id}#day#{r.local_day}"),
+                    r.campaign_daily_cap,
+                )
+            )
+        if r.campaign_weekly_cap is not None:
+            checks.append(
+                (
+                    ("frequency_cap", "campaign"),
+                    (pk, f"c#{r.campaign_id}#week#{r.local_week}"),
+                    r.campaign_weekly_cap,
+                )
+            )
+        if r.budget is not None:
+            checks.append(
+                (("budget_exhausted", "campaign"), (f"campaign:{r.campaign_id}", "budget"), r.budget)
+            )
+        failed: set[tuple[str, str]] = set()
+        if (r.subject, r.offer_id) in self.records or r.record.get("code") in self.codes:
+            failed.add(("exists", ""))
+        for guardrail, counter, limit in checks:
+            if limit is not None and counter is not None and self.counters.get(counter, 0) >= limit:
+                failed.add(guardrail)
+        last = self.last_at.get(r.subject)
+        if r.min_gap_since_iso is not None and last is not None and last > r.min_gap_since_iso:
+            failed.add(("min_gap", "user"))
+        if r.visit_key is not None and (r.subject, r.visit_key) in self.visits:
+            failed.add(("one_per_visit", "user"))
+        for reason, scope in PRECEDENCE:
+            if (reason, scope) in failed:
+                if reason == "exists":
+                    raise Conflict(f"offer {r.offer_id} already decided")
+                raise CapReached(reason, scope)
+        self.records[(r.subject, r.offer_id)] = copy.deepcopy(r.record)
+        if r.record.get("code"):
+            self.codes[r.record["code"]] = (r.subject, r.offer_id)
+        for _reason, counter, _limit in checks:
+            if counter is not None:
+                self.counters[counter] = self.counters.get(counter, 0) + 1
+        self.last_at[r.subject] = r.now_iso
+        if r.visit_key is not None:
+            self.visits.add((r.subject, r.visit_key))
+
+    def transition(
+        self, subject: Subject, offer_id: str, from_status: str, to_status: str, fields: dict[str, Any]
+    ) -> None:
+        record = self.records.get((subject, offer_id))
+        if record is None or record.get("status") != from_status:
+            raise Conflict(f"offer {offer_id} is not {from_status}")
+        record.update(copy.deepcopy(fields))
+        record["status"] = to_status
+
+    def mark_converted(
+        self, subject: Subject, offer_id: str, field: str, at: str, statuses: tuple[str, ...], by: str = ""
+    ) -> None:
+        record = self.records.get((subject, offer_id))
+        if (
+            record is None
+            or record.get("status") not in statuses
+            or field in record
+            or record.get("valid_until", "") < at
+        ):
+            raise Conflict(f"offer {offer_id} cannot be converted")
+        record[field] = at
+        record["conversion_by"] = by
+
+    def find_by_code(self, code: str) -> tuple[Subject, str] | None:
+        return self.codes.get(code)
+
+    def list_for(self, subject: Subject) -> list[dict[str, Any]]:
+        return [copy.deepcopy(v) for (s, _), v in self.records.items() if s == subject]
+
+
+class InMemoryDevices:
+    def __init__(self) -> None:
+        self.items: dict[tuple[Subject, str], Any] = {}
+
+    def put(self, subject: Subject, device: Any) -> None:
+        self.items[(subject, device.token_hash)] = device
+
+    def enabled(self, subject: Subject) -> list[Any]:
+        return [d for (s, _), d in self.items.items() if s == subject and d.enabled]
+
+    def disable(self, subject: Subject, token_hash: str) -> None:
+        from dataclasses import replace
+
+        device = self.items.get((subject, token_hash))
+        if device is not None:
+            self.items[(subject, token_hash)] = replace(device, enabled=False)
+
+
+class InMemoryAddressBook:
+    def __init__(self) -> None:
+        self.suppressed: dict[str, str] = {}
+
+    def suppression(self, email: str) -> str | None:
+        from chalicelib.domain.offers import address_hash
+
+        return self.suppressed.get(address_hash(email))
+
+    def suppress(self, email: str, reason: str, at: str) -> None:
+        from chalicelib.domain.offers import address_hash
+
+        self.suppressed[address_hash(email)] = reason
+
+
+class InMemoryCampaigns:
+    def __init__(self, campaigns: Sequence[Any] = ()) -> None:
+        self.items: dict[str, Any] = {c.id: c for c in campaigns}
+        self.lists = 0
+
+    def get(self, campaign_id: str) -> Any:
+        return self.items.get(campaign_id)
+
+    def put(self, campaign: Any, expected_updated_at: str | None) -> None:
+        current = self.items.get(campaign.id)
+        if (current is None) != (expected_updated_at is None) or (
+            current is not None and current.updated_at != expected_updated_at
+        ):
+            raise Conflict(f"campaign {campaign.id} changed")
+        self.items[campaign.id] = campaign
+
+    def list(self) -> list[Any]:
+        self.lists += 1
+        return list(self.items.values())
+
+
+class RecordingSender:
+    """A fake email/push/SMS sender that records what it sent and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.fail_with: list[Exception] = []  # raised, one per send, before recording
+        self.opted_out_numbers: set[str] = set()
+        self.endpoints: dict[str, str] = {}
+
+    def send(self, message: Any) -> str:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append(message)
+        return f"msg-{len(self.sent)}"
+
+    def opted_out(self, phone: str) -> bool:
+        return phone in self.opted_out_numbers
+
+    def register(self, platform: str, token: str, user_data: str) -> str:
+        return self.endpoints.setdefault(
+            token, f"arn:aws:sns:us-east-1:123456789012:endpoint/{platform}/{len(self.endpoints)}"
+        )

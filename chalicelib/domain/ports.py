@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib.domain.campaigns import Campaign
 from chalicelib.domain.counters import CounterIncrement
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.domain.records import AppKey, QrCode
@@ -82,6 +83,25 @@ class MomentStore(Protocol):
         RetryableError when throttled."""
         ...
 
+    def save_profile(self, profile: Profile) -> None:
+        """Write ``profile`` as version + 1 if the stored version is still ``profile.version``;
+        Conflict otherwise."""
+        ...
+
     def erase(self, subject: Subject) -> int:
         """Delete every item stored under ``subject``; returns how many were deleted."""
         ...
+
+
+class CampaignRepository(Protocol):
+    def get(self, campaign_id: str) -> Campaign | None: ...
+
+    def put(self, campaign: Campaign, expected_updated_at: str | None) -> None:
+        """Create (expected None: must not exist) or replace if unchanged since read; Conflict otherwise."""
+        ...
+
+    def list(self) -> list[Campaign]: ...
+
+
+class StoreDirectory(Protocol):
+    def get(self, store_id: str) -> dict[str, Any] | None: ...

@@ -65,6 +65,7 @@ class Profile:
     moment_counts: dict[str, int] = field(default_factory=dict)
     anonymous_ids: list[str] = field(default_factory=list)
     merged_into: str | None = None
+    unsubscribed_at: str | None = None  # one-click unsubscribe: no more offers on any channel
     first_seen: str | None = None
     last_seen: str | None = None
 

@@ -48,6 +48,7 @@ class Processed:
     message_id: str
     moment_type: str | None = None
     rejected: str | None = None
+    follow_up: Any = None  # what the after-commit step did (an OfferOutcome, a conversion)
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,30 @@ class MomentContext:
     rejected: str | None = None  # why a recognised event is not a valid moment
 
 
+class AfterCommit(Protocol):
+    """What runs once an event's own effects are committed (offers, conversions). It runs on
+    redeliveries too, because an earlier attempt may have stopped after the commit; it must
+    therefore be idempotent itself (the offer ledger is)."""
+
+    def __call__(
+        self, subject: Subject, profile: Profile, event: Event, store_id: str | None, product_id: str | None
+    ) -> Any: ...
+
+
 class ProcessEvent:
-    def __init__(self, store: MomentStore, qr_codes: QrCodes, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: MomentStore,
+        qr_codes: QrCodes,
+        settings: Settings,
+        clock: Clock,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self._store = store
         self._qr_codes = qr_codes
         self._settings = settings
         self._clock = clock
+        self._after_commit = after_commit
 
     def __call__(self, envelope: Envelope) -> Processed:
         event = envelope.event
@@ -71,16 +90,24 @@ class ProcessEvent:
             plan = self._plan(envelope, context)
             try:
                 self._store.commit(plan)
+                outcome, profile = Outcome.PROCESSED, plan.profile
             except DuplicateMessage:
-                return Processed(Outcome.DUPLICATE, event.message_id)
+                outcome = Outcome.DUPLICATE
+                profile = self._store.get_profile(plan.profile.subject) or plan.profile
             except Conflict:
                 continue
+            follow_up = None
+            if self._after_commit is not None and event.type == "track" and context.rejected is None:
+                follow_up = self._after_commit(
+                    plan.profile.subject, profile, event, context.store_id, context.product_id
+                )
             moment = event.moment
             return Processed(
-                Outcome.PROCESSED,
+                outcome,
                 event.message_id,
                 moment.moment_type if moment else None,
                 context.rejected,
+                follow_up,
             )
         raise RetryableError(f"{event.message_id}: profile kept changing under us")
 

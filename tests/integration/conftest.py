@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from devstack import stack
 from devstack.config import stage_environment
+from devstack.platform_apps import ensure_platform_apps
 from devstack.pump import QueuePump
 
 ROOT = stack.ROOT
@@ -98,6 +99,10 @@ def harness() -> Iterator[Harness]:
         # The stage's variables for the whole test (the Client applies them only during calls).
         os.environ.update(stage_environment("local"))
         os.environ["MM_EVENTS_QUEUE_URL"] = outputs["EventsQueueUrl"]
+        boto3.client("ses").verify_email_identity(EmailAddress=os.environ["MM_EMAIL_SENDER"])
+        apps = ensure_platform_apps(boto3.client("sns"))
+        os.environ["MM_APNS_PLATFORM_APP_ARN"] = apps["ios"]
+        os.environ["MM_FCM_PLATFORM_APP_ARN"] = apps["android"]
         import app as app_module
         from chalicelib import wiring
 

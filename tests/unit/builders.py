@@ -36,6 +36,7 @@ BASE_ENV: dict[str, str] = {
     "MM_TABLE_NAME": "t",
     "MM_EVENTS_QUEUE_NAME": "q",
     "MM_QR_SIGNING_KEYS": "A:0123456789abcdef0123",
+    "MM_TOKEN_SIGNING_KEY": "unit-test-token-key-0123456789",
     "MM_ADMIN_TOKEN": "tok",
 }
 
@@ -240,3 +241,197 @@ class Worker:
 
 def queue_record(n: int, body: str) -> QueueRecord:
     return QueueRecord(message_id=f"sqs-{n}", receipt_handle=f"rh-{n}", body=body)
+
+
+# --- The offer engine over in-memory adapters ------------------------------------------------
+# (Campaign bodies go through parse_campaign, so tests build campaigns the way the admin API does.)
+
+
+def campaign_body(**changes: Any) -> dict[str, Any]:
+    """A valid admin API campaign body; a dict value merges into the nested object
+    (``trigger={"store_ids": ["s1"]}``), anything else replaces the key."""
+    body: dict[str, Any] = {
+        "id": "coffee",
+        "name": "Coffee nearby",
+        "trigger": {"moment": "geofence_entered"},
+        "offer": {
+            "title": "Hi {first_name|there}",
+            "body": "{first_name|Friend}, coffee 20% off at {store_name|our store}",
+            "discount": "20%",
+            "deep_link": "https://shop.example.com/offers/coffee",
+        },
+        "channels": ["push", "email", "sms"],
+    }
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    return body
+
+
+def campaign(**changes: Any) -> Any:
+    from chalicelib.domain.campaigns import parse_campaign
+    from chalicelib.domain.clock import iso
+
+    return parse_campaign(campaign_body(**changes), iso(NOW))
+
+
+class FakeStores:
+    """The store directory (``StoreDirectory`` port): store id -> {name, timezone}."""
+
+    def __init__(self, stores: dict[str, dict[str, Any]] | None = None) -> None:
+        self.items = dict(stores or {})
+
+    def get(self, store_id: str) -> dict[str, Any] | None:
+        return self.items.get(store_id)
+
+
+class ClockedSender:
+    """A RecordingSender that also notes the clock's time of every successful send."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        from chalicelib.adapters.in_memory import RecordingSender
+
+        self._inner = RecordingSender()
+        self._clock = clock
+        self.sent_at: list[datetime] = []
+
+    @property
+    def sent(self) -> list[Any]:
+        return self._inner.sent
+
+    @property
+    def fail_with(self) -> list[Exception]:
+        return self._inner.fail_with
+
+    @property
+    def opted_out_numbers(self) -> set[str]:
+        return self._inner.opted_out_numbers
+
+    def send(self, message: Any) -> str:
+        provider_id = self._inner.send(message)
+        self.sent_at.append(self._clock.now())
+        return provider_id
+
+    def opted_out(self, phone: str) -> bool:
+        return self._inner.opted_out(phone)
+
+    def register(self, platform: str, token: str, user_data: str) -> str:
+        return self._inner.register(platform, token, user_data)
+
+
+class OfferWorld:
+    """The worker (ProcessEvent + AfterMoment) and the offer pipeline over in-memory twins,
+    with recording senders for push, SMS and email and one fixed clock."""
+
+    def __init__(self, campaigns: Sequence[Any] = (), at: datetime = NOW,
+                 stores: dict[str, dict[str, Any]] | None = None, **setting_changes: str | None) -> None:
+        from chalicelib.adapters.in_memory import (
+            InMemoryAddressBook,
+            InMemoryCampaigns,
+            InMemoryDevices,
+            InMemoryOfferLedger,
+        )
+        from chalicelib.use_cases.offers import CampaignCatalog, OfferPipeline
+        from chalicelib.use_cases.redemptions import AfterMoment, Redemptions
+
+        self.settings = settings(**{"MM_PUBLIC_BASE_URL": "https://mm.example.com", **setting_changes})
+        self.clock = FixedClock(at)
+        self.store = InMemoryMomentStore()
+        self.campaigns = InMemoryCampaigns(campaigns)
+        self.ledger = InMemoryOfferLedger()
+        self.devices = InMemoryDevices()
+        self.addresses = InMemoryAddressBook()
+        self.stores = FakeStores(
+            stores if stores is not None else {
+                "s1": {"name": "Soho", "timezone": "Europe/London"},
+                "s2": {"name": "Brooklyn", "timezone": "America/New_York"},
+            }
+        )
+        self.push, self.sms, self.email = ClockedSender(self.clock), ClockedSender(self.clock), ClockedSender(self.clock)
+        self.qr_repository = InMemoryQrCodes()
+        self.qr_codes = QrCodes(self.qr_repository, self.settings)
+        self.catalog = CampaignCatalog(self.campaigns, 0)  # no cache: tests change campaigns
+        self.pipeline = OfferPipeline(self.catalog, self.ledger, self.devices, self.addresses, self.stores,
+                                      self.email, self.push, self.sms, self.settings, self.clock)
+        self.redemptions = Redemptions(self.ledger, self.clock)
+        self.process = ProcessEvent(self.store, self.qr_codes, self.settings, self.clock,
+                                    AfterMoment(self.pipeline, self.redemptions))
+
+    # -- shoppers ---------------------------------------------------------------------
+    def shopper(self, user_id: str = "u1", *, consents: Sequence[str] = ("push", "sms", "email"),
+                first_name: str | None = "Ada", timezone: str | None = None, device: bool = True,
+                email: str | None = None, phone: str | None = None, **fields: Any) -> Profile:
+        """Stores a shopper's profile (traits, granted consents) and, with ``device``, an
+        enabled push device; returns the profile."""
+        import zlib
+
+        from chalicelib.domain.clock import iso
+        from chalicelib.domain.offers import Device
+
+        subject = Subject.user(user_id)
+        traits = {
+            "email": email or f"{user_id}@example.com",
+            "phone": phone or f"+1555{zlib.crc32(user_id.encode()) % 10_000_000:07d}",
+            **({"first_name": first_name} if first_name else {}),
+            **({"timezone": timezone} if timezone else {}),
+        }
+        consent_at = iso(NOW - timedelta(days=30))
+        profile = Profile(subject, traits=traits,
+                          consents={ch: {"granted": True, "at": consent_at} for ch in consents}, **fields)
+        self.store.profiles[subject] = profile
+        if device:
+            self.devices.put(subject, Device(f"arn:aws:sns:us-east-1:123456789012:endpoint/ios/{user_id}",
+                                             "ios", f"tok-{user_id}", True, consent_at))
+        return profile
+
+    def profile_of(self, user_id: str = "u1") -> Profile:
+        found = self.store.get_profile(Subject.user(user_id))
+        assert found is not None
+        return found
+
+    def add_qr_code(self, qr_id: str = QR_ID, store_id: str = "s1", product_id: str | None = "p-qr") -> str:
+        self.qr_repository.put(
+            QrCode(qr_id, store_id, "https://shop.example.com/p", NOW.isoformat(), product_id, "shelf", "active")
+        )
+        return self.qr_codes.token_for(qr_id)
+
+    # -- moments ------------------------------------------------------------------------
+    def geofence(self, message_id: str = "m-geo-1", *, user_id: str = "u1", store_id: str = "s1",
+                 at: datetime | None = None, context: dict[str, Any] | None = None) -> Event:
+        return event("Geofence Entered", message_id=message_id, user_id=user_id, at=at or self.clock.now(),
+                     properties={"store_id": store_id}, context=context)
+
+    def order(self, message_id: str = "m-order-1", *, user_id: str = "u1", coupon: str | None = None,
+              at: datetime | None = None) -> Event:
+        properties: dict[str, Any] = {"order_id": f"o-{message_id}", "total": 12.5}
+        if coupon is not None:
+            properties["coupon"] = coupon
+        return event("Order Completed", message_id=message_id, user_id=user_id, at=at or self.clock.now(),
+                     properties=properties)
+
+    def deliver(self, evt: Event) -> Any:
+        """One delivery through the queue's wire format; returns the after-commit outcome."""
+        body = queue_envelope.encode(envelope(evt, received_at=self.clock.now()))
+        return self.process(queue_envelope.decode(body)).follow_up
+
+    def run(self, evt: Event, profile: Profile | None = None) -> Any:
+        """The pipeline alone, for the shopper's stored profile (or the one given)."""
+        assert evt.user_id is not None
+        subject = Subject.user(evt.user_id)
+        props = evt.properties
+        return self.pipeline.run(subject, profile or self.profile_of(evt.user_id), evt,
+                                 props.get("store_id"), props.get("product_id"))
+
+    # -- what happened ------------------------------------------------------------------
+    def all_sent(self) -> list[Any]:
+        return [*self.push.sent, *self.sms.sent, *self.email.sent]
+
+    def record(self, offer_id: str, user_id: str = "u1") -> dict[str, Any]:
+        found = self.ledger.get(Subject.user(user_id), offer_id)
+        assert found is not None, f"no ledger record {offer_id}"
+        return found
+
+    def records(self, user_id: str = "u1") -> list[dict[str, Any]]:
+        return self.ledger.list_for(Subject.user(user_id))

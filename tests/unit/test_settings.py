@@ -9,7 +9,7 @@ import pytest
 from chalicelib.settings import Settings, SettingsError
 from tests.unit.builders import env
 
-REQUIRED = ("MM_STAGE", "MM_TABLE_NAME", "MM_EVENTS_QUEUE_NAME", "MM_QR_SIGNING_KEYS")
+REQUIRED = ("MM_STAGE", "MM_TABLE_NAME", "MM_EVENTS_QUEUE_NAME", "MM_QR_SIGNING_KEYS", "MM_TOKEN_SIGNING_KEY")
 
 
 def problems(environment: dict[str, str]) -> str:

@@ -1,0 +1,383 @@
+"""DynamoDB adapters for offers: the ledger with its atomic cap reservation, campaigns, push
+devices and the email suppression list.
+
+Reservation = one TransactWriteItems: the ledger claim, the redemption-code pointer, the
+user's daily cap, the campaign's per-user caps, the minimum gap, one offer per visit and the
+campaign budget, each with its condition. Two workers racing for the last slot cannot both
+win; the loser's cancellation reasons say which guardrail stopped it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters.aws_errors import error_code, translated
+from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, serialize, subject_pk
+from chalicelib.domain.campaigns import Campaign, campaign_from_dict
+from chalicelib.domain.errors import Conflict, RetryableError
+from chalicelib.domain.offers import CapReached, Device, Reservation, address_hash
+from chalicelib.domain.profile import Subject
+
+DAY = 86_400
+# When several guardrails refuse at once, the reason recorded is the first in this order.
+PRECEDENCE = [
+    ("exists", ""),
+    ("frequency_cap", "user"),
+    ("min_gap", "user"),
+    ("one_per_visit", "user"),
+    ("frequency_cap", "campaign"),
+    ("budget_exhausted", "campaign"),
+]
+
+
+def _subject_from_pk(pk: str) -> Subject:
+    kind, _, ident = pk.partition("#")
+    return Subject("user" if kind == "USER" else "anon", ident)
+
+
+class DynamoDBOfferLedger:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, subject: Subject, offer_id: str) -> dict[str, Any] | None:
+        with translated("GetItem offer"):
+            response = self._client.get_item(
+                TableName=self._table, Key=key(subject_pk(subject), f"OFFER#{offer_id}"), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def record(self, subject: Subject, offer_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+        item = {"PK": subject_pk(subject), "SK": f"OFFER#{offer_id}", "ttl": ttl_epoch, **record}
+        with translated("PutItem offer"):
+            self._client.put_item(
+                TableName=self._table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
+            )
+
+    def _counter(
+        self, pk: str, sk: str, limit: int | None, ttl: int | None, field: str = "n"
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key(pk, sk),
+            "UpdateExpression": f"ADD {field} :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+        if ttl is not None:
+            update["UpdateExpression"] += " SET #ttl = :ttl"
+            update["ExpressionAttributeNames"] = {"#ttl": "ttl"}
+            update["ExpressionAttributeValues"][":ttl"] = {"N": str(ttl)}
+        if limit is not None:
+            update["ConditionExpression"] = f"attribute_not_exists({field}) OR {field} < :limit"
+            update["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
+        return {"Update": update}
+
+    def reserve(self, r: Reservation) -> None:
+        pk = subject_pk(r.subject)
+        now_epoch = r.ttl_epoch - 30 * DAY  # the ledger keeps offers 30 days
+        items: list[tuple[dict[str, Any], tuple[str, str]]] = [
+            (
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": serialize(
+                            {"PK": pk, "SK": f"OFFER#{r.offer_id}", "ttl": r.ttl_epoch, **r.record}
+                        ),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                ("exists", ""),
+            ),
+        ]
+        code = r.record.get("code")
+        if code:
+            items.append(
+                (
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(
+                                {
+                                    "PK": f"REDEEM#{code}",
+                                    "SK": "META",
+                                    "subject": pk,
+                                    "offer_id": r.offer_id,
+                                    "ttl": r.ttl_epoch,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    ("exists", ""),
+                )
+            )
+        items.append(
+            (
+                self._counter(pk, f"CAP#day#{r.local_day}", r.global_daily_cap, now_epoch + 3 * DAY),
+                ("frequency_cap", "user"),
+            )
+        )
+        if r.campaign_daily_cap is not None:
+            items.append(
+                (
+                    self._counter(
+                        pk,
+                        f"CAP#c#{r.campaign_id}#day#{r.local_day}",
+                        r.campaign_daily_cap,
+                        now_epoch + 3 * DAY,
+                    ),
+                    ("frequency_cap", "campaign"),
+                )
+            )
+        if r.campaign_weekly_cap is not None:
+            items.append(
+                (
+                    self._counter(
+                        pk,
+                        f"CAP#c#{r.campaign_id}#week#{r.local_week}",
+                        r.campaign_weekly_cap,
+                        now_epoch + 10 * DAY,
+                    ),
+                    ("frequency_cap", "campaign"),
+                )
+            )
+        last: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key(pk, "CAP#last"),
+            "UpdateExpression": "SET #at = :now, #ttl = :ttl",
+            "ExpressionAttributeNames": {"#at": "at", "#ttl": "ttl"},
+            "ExpressionAttributeValues": {":now": {"S": r.now_iso}, ":ttl": {"N": str(now_epoch + 30 * DAY)}},
+        }
+        if r.min_gap_since_iso is not None:
+            last["ConditionExpression"] = "attribute_not_exists(#at) OR #at <= :since"
+            last["ExpressionAttributeValues"][":since"] = {"S": r.min_gap_since_iso}
+        items.append(({"Update": last}, ("min_gap", "user")))
+        if r.visit_key is not None:
+            items.append(
+                (
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(
+                                {
+                                    "PK": pk,
+                                    "SK": f"CAP#visit#{r.visit_key}",
+                                    "offer_id": r.offer_id,
+                                    "ttl": now_epoch + 2 * DAY,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    ("one_per_visit", "user"),
+                )
+            )
+        if r.budget is not None:
+            items.append(
+                (
+                    self._counter(f"CAMPAIGN#{r.campaign_id}", "BUDGET", r.budget, None, field="used"),
+                    ("budget_exhausted", "campaign"),
+                )
+            )
+        try:
+            with translated("TransactWriteItems reserve offer"):
+                self._client.transact_write_items(TransactItems=[item for item, _ in items])
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            codes = [c.get("Code", "None") for c in exc.response.get("CancellationReasons", [])]
+            failed = {
+                items[i][1] for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i < len(items)
+            }
+            for reason, scope in PRECEDENCE:
+                if (reason, scope) in failed:
+                    if reason == "exists":
+                        raise Conflict(f"offer {r.offer_id} already decided") from exc
+                    raise CapReached(reason, scope) from exc
+            if "TransactionConflict" in codes:
+                raise Conflict(f"offer {r.offer_id}: concurrent reservation") from exc
+            raise RetryableError(f"offer {r.offer_id}: reservation cancelled {codes}") from exc
+
+    def transition(
+        self, subject: Subject, offer_id: str, from_status: str, to_status: str, fields: dict[str, Any]
+    ) -> None:
+        names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        values = serialize(
+            {
+                ":from": from_status,
+                ":to": to_status,
+                **{f":f{i}": value for i, value in enumerate(fields.values())},
+            }
+        )
+        sets = ["#status = :to", *[f"#f{i} = :f{i}" for i in range(len(fields))]]
+        with translated("UpdateItem offer"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(subject_pk(subject), f"OFFER#{offer_id}"),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#status = :from",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    def mark_converted(
+        self, subject: Subject, offer_id: str, field: str, at: str, statuses: tuple[str, ...], by: str = ""
+    ) -> None:
+        values = serialize({":at": at, ":by": by, **{f":s{i}": status for i, status in enumerate(statuses)}})
+        with translated("UpdateItem offer conversion"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(subject_pk(subject), f"OFFER#{offer_id}"),
+                UpdateExpression="SET #field = :at, conversion_by = :by",
+                ConditionExpression=(
+                    f"#status IN ({', '.join(f':s{i}' for i in range(len(statuses)))}) "
+                    "AND attribute_not_exists(#field) AND valid_until >= :at"
+                ),
+                ExpressionAttributeNames={"#field": field, "#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+
+    def find_by_code(self, code: str) -> tuple[Subject, str] | None:
+        with translated("GetItem redeem"):
+            response = self._client.get_item(TableName=self._table, Key=key(f"REDEEM#{code}", "META"))
+        item = response.get("Item")
+        if not item:
+            return None
+        data = deserialize(item)
+        return _subject_from_pk(data["subject"]), data["offer_id"]
+
+    def list_for(self, subject: Subject) -> list[dict[str, Any]]:
+        return _query(self._client, self._table, subject_pk(subject), "OFFER#")
+
+
+def _query(client: DynamoDBClient, table: str, pk: str, prefix: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        request: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        with translated(f"Query {prefix}"):
+            page = client.query(**request)
+        out.extend(deserialize(i) for i in page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return out
+
+
+class DynamoDBDevices:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def put(self, subject: Subject, device: Device) -> None:
+        item = {
+            "PK": subject_pk(subject),
+            "SK": f"DEVICE#{device.token_hash}",
+            "endpoint_arn": device.endpoint_arn,
+            "platform": device.platform,
+            "token_hash": device.token_hash,
+            "enabled": device.enabled,
+            "updated_at": device.updated_at,
+        }
+        with translated("PutItem device"):
+            self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def enabled(self, subject: Subject) -> list[Device]:
+        rows = _query(self._client, self._table, subject_pk(subject), "DEVICE#")
+        return [
+            Device(
+                r["endpoint_arn"],
+                r["platform"],
+                r["token_hash"],
+                bool(r.get("enabled")),
+                r.get("updated_at", ""),
+            )
+            for r in rows
+            if r.get("enabled")
+        ]
+
+    def disable(self, subject: Subject, token_hash: str) -> None:
+        with translated("UpdateItem device"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(subject_pk(subject), f"DEVICE#{token_hash}"),
+                UpdateExpression="SET enabled = :f",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":f": {"BOOL": False}},
+            )
+
+
+class DynamoDBAddressBook:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def suppression(self, email: str) -> str | None:
+        with translated("GetItem address"):
+            response = self._client.get_item(
+                TableName=self._table, Key=key(f"EMAIL#{address_hash(email)}", "META")
+            )
+        item = response.get("Item")
+        return deserialize(item).get("suppressed") if item else None
+
+    def suppress(self, email: str, reason: str, at: str) -> None:
+        item = {"PK": f"EMAIL#{address_hash(email)}", "SK": "META", "suppressed": reason, "at": at}
+        with translated("PutItem address"):
+            self._client.put_item(TableName=self._table, Item=serialize(item))
+
+
+class DynamoDBCampaigns:
+    """All campaigns in one partition (``CAMPAIGNS``): listing them is one paged Query, no
+    scan and no index, and the worker caches the result."""
+
+    PK = "CAMPAIGNS"
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        with translated("GetItem campaign"):
+            response = self._client.get_item(
+                TableName=self._table, Key=key(self.PK, f"CAMPAIGN#{campaign_id}"), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return campaign_from_dict(json.loads(deserialize(item)["data"])) if item else None
+
+    def put(self, campaign: Campaign, expected_updated_at: str | None) -> None:
+        item = {
+            "PK": self.PK,
+            "SK": f"CAMPAIGN#{campaign.id}",
+            "status": campaign.status,
+            "updated_at": campaign.updated_at,
+            "data": json.dumps(campaign.as_dict()),
+        }
+        request: dict[str, Any] = {"TableName": self._table, "Item": serialize(item)}
+        if expected_updated_at is None:
+            request["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            request["ConditionExpression"] = "updated_at = :expected"
+            request["ExpressionAttributeValues"] = {":expected": {"S": expected_updated_at}}
+        with translated("PutItem campaign"):
+            self._client.put_item(**request)
+
+    def list(self) -> list[Campaign]:
+        rows = _query(self._client, self._table, self.PK, "CAMPAIGN#")
+        return [campaign_from_dict(json.loads(r["data"])) for r in rows]
+
+    def budget_used(self, campaign_id: str) -> int:
+        with translated("GetItem budget"):
+            response = self._client.get_item(
+                TableName=self._table, Key=key(f"CAMPAIGN#{campaign_id}", "BUDGET")
+            )
+        item = response.get("Item")
+        return int(deserialize(item).get("used", 0)) if item else 0
