@@ -21,6 +21,10 @@ install: $(STAMP) ## Create .venv (if missing) and install pinned dependencies
 run: $(STAMP) ## Start moto + chalice local + queue pump on 127.0.0.1, seed the demo (Ctrl-C stops)
 	$(PY) -m devstack run
 
+.PHONY: demo
+demo: $(STAMP) ## Play a scripted shopper's day against the running local stack (start it with make run)
+	$(PY) -m devstack.demo
+
 .PHONY: test
 test: $(STAMP) ## Run every test tier: unit, integration (moto), e2e (local stack over HTTP)
 	$(PY) -m pytest

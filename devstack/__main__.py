@@ -106,6 +106,7 @@ class LocalStack:
             **FAKE_AWS,
             **stage_environment("local"),
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
+            "MM_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",  # links in messages (unsubscribe)
         }
         os.environ.update(self.env)
         outputs = stack.deploy(boto3.client("cloudformation"), "local")

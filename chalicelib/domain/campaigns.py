@@ -283,13 +283,24 @@ def _trigger(r: _Reader, data: dict[str, Any]) -> Trigger | None:
     return trigger
 
 
+# Schemes that are not an app: they run script, read local data, or travel unencrypted.
+_UNSAFE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about", "http", "ftp", "ws"})
+
+
+def _safe_deep_link(link: str) -> bool:
+    if is_safe_destination(link):
+        return True
+    match = re.match(r"^([a-z][a-z0-9+.-]*)://[^\s\\]+$", link)
+    if match is None:
+        return False
+    return match.group(1) not in _UNSAFE_SCHEMES and not re.search(r"[\x00-\x1f\x7f]", link)
+
+
 def _offer(r: _Reader, data: dict[str, Any]) -> Offer:
     title = r.text(data, "title", "offer.title", required=True, max_len=120, template=True) or ""
     body = r.text(data, "body", "offer.body", required=True, max_len=1000, template=True) or ""
     deep_link = r.text(data, "deep_link", "offer.deep_link", max_len=2048)
-    if deep_link is not None and not (
-        is_safe_destination(deep_link) or re.match(r"^[a-z][a-z0-9+.-]*://[^\s]+$", deep_link)
-    ):
+    if deep_link is not None and not _safe_deep_link(deep_link):
         r.fail("offer.deep_link", "must be an https URL or an app link like myapp://offers/1")
     products = []
     raw_products = data.get("products") or []

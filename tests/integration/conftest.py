@@ -99,6 +99,7 @@ def harness() -> Iterator[Harness]:
         # The stage's variables for the whole test (the Client applies them only during calls).
         os.environ.update(stage_environment("local"))
         os.environ["MM_EVENTS_QUEUE_URL"] = outputs["EventsQueueUrl"]
+        os.environ["MM_PUBLIC_BASE_URL"] = "http://127.0.0.1:8000"
         boto3.client("ses").verify_email_identity(EmailAddress=os.environ["MM_EMAIL_SENDER"])
         apps = ensure_platform_apps(boto3.client("sns"))
         os.environ["MM_APNS_PLATFORM_APP_ARN"] = apps["ios"]
