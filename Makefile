@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
-	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check -q "pip>=23,<26.3"
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $(STAMP)
 
@@ -47,6 +47,28 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and rewrite docs/BENCHMARKS.md
 	$(PY) -m bench
+
+STAGE ?=
+
+.PHONY: deploy
+deploy: $(STAMP) ## Deploy STAGE=dev|prod: data stack, secrets, chalice deploy, smoke test; prints the API URL
+	@case "$(STAGE)" in dev|prod) ;; *) echo "usage: make deploy STAGE=dev|prod"; exit 2;; esac
+	$(PY) -m infra deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+
+.PHONY: package
+package: $(STAMP) ## One SAM template + deployment.zip for STAGE=dev|prod in build/STAGE (cfn-lint, size check)
+	@case "$(STAGE)" in dev|prod) ;; *) echo "usage: make package STAGE=dev|prod"; exit 2;; esac
+	$(PY) -m infra package --stage $(STAGE)
+
+.PHONY: destroy
+destroy: $(STAMP) ## Remove STAGE=dev (prod also needs CONFIRM=prod)
+	@case "$(STAGE)" in dev|prod) ;; *) echo "usage: make destroy STAGE=dev [CONFIRM=prod]"; exit 2;; esac
+	$(PY) -m infra destroy --stage $(STAGE) --confirm "$(CONFIRM)"
+
+.PHONY: redrive
+redrive: $(STAMP) ## Move the DLQ's messages back to the events queue, STAGE=local|dev|prod
+	@case "$(STAGE)" in local|dev|prod) ;; *) echo "usage: make redrive STAGE=local|dev|prod"; exit 2;; esac
+	$(PY) -m infra redrive --stage $(STAGE)
 
 .PHONY: clean
 clean: ## Remove caches and the local stack's state (keeps .venv)

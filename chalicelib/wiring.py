@@ -21,7 +21,19 @@ class Container:
 
     @cached_property
     def settings(self) -> Settings:
-        return Settings.from_env()
+        import os
+
+        env = dict(os.environ)
+        prefix = env.get("MM_SSM_PARAMETER_PREFIX", "").strip()
+        if prefix:  # deployed stages: secrets and deployment values from Parameter Store
+            from chalicelib.adapters.aws_clients import make_client
+            from chalicelib.adapters.ssm_parameters import load_parameters
+
+            region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+            ssm = make_client("ssm", region=region, max_attempts=3, read_timeout=3)
+            for name, value in load_parameters(ssm, prefix).items():
+                env.setdefault(name, value)
+        return Settings.from_env(env)
 
     @cached_property
     def clock(self) -> Clock:

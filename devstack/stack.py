@@ -6,6 +6,7 @@ queues and topics from the same template.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,39 @@ def deploy(cloudformation: Any, stage: str = "local", timeout: float = 60) -> di
         stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
         status = stack["StackStatus"]
         if status == "CREATE_COMPLETE":
-            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+            outputs.update(apply_what_moto_skips(stage, outputs))
+            return outputs
         if status.endswith("FAILED") or status.startswith("ROLLBACK"):
             raise RuntimeError(f"stack {name} failed: {status} {stack.get('StackStatusReason', '')}")
         time.sleep(0.2)
     raise TimeoutError(f"stack {name} not created within {timeout} s")
+
+
+def apply_what_moto_skips(stage: str, outputs: dict[str, str]) -> dict[str, str]:
+    """moto's CloudFormation ignores the table's TimeToLiveSpecification and SES configuration
+    sets: apply those from the same template through the service APIs, so local behaves like
+    AWS. Alarms and topic policies have no local effect and are left out."""
+    import boto3
+    import yaml
+
+    template = yaml.safe_load(TEMPLATE.read_text())
+    resources = template["Resources"]
+    extra: dict[str, str] = {}
+    ttl = resources["Table"]["Properties"].get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        boto3.client("dynamodb").update_time_to_live(
+            TableName=outputs["TableName"],
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    for resource in resources.values():
+        if resource["Type"] == "AWS::SES::ConfigurationSet":
+            name = resource["Properties"]["Name"]["Fn::Sub"].replace("${Stage}", stage)
+            sesv2 = boto3.client("sesv2")
+            with contextlib.suppress(sesv2.exceptions.AlreadyExistsException):
+                sesv2.create_configuration_set(ConfigurationSetName=name)
+            extra["EmailConfigurationSetName"] = name
+    return extra
 
 
 def _outputs(cloudformation: Any, name: str) -> dict[str, str] | None:
