@@ -157,15 +157,24 @@ class OfferPipeline:
 
     # -- entry point -------------------------------------------------------------------
     def run(
-        self, subject: Subject, profile: Profile, event: Event, store_id: str | None, product_id: str | None
+        self,
+        subject: Subject,
+        profile: Profile,
+        event: Event,
+        store_id: str | None,
+        product_id: str | None,
+        first_delivery: bool = False,
     ) -> OfferOutcome | None:
+        """``first_delivery``: the moment's own commit just succeeded, so no earlier attempt can
+        have reached the ledger and the read that finds a record to resume is skipped."""
         moment = event.moment
         if moment is None or moment.moment_type not in TRIGGER_MOMENTS:
             return None
         offer_id = offer_id_for(subject, event.message_id)
-        existing = self._ledger.get(subject, offer_id)
-        if existing is not None:
-            return self._resume(subject, offer_id, existing)
+        if not first_delivery:
+            existing = self._ledger.get(subject, offer_id)
+            if existing is not None:
+                return self._resume(subject, offer_id, existing)
         candidates = self._catalog.index().candidates(moment.moment_type, store_id)
         if not candidates:
             return None
@@ -196,7 +205,7 @@ class OfferPipeline:
             "store_id": store_id,
             "created_at": iso(now),
             "timezone": decision.timezone,
-            "considered": decision.considered,
+            "considered": decision.considered[:10],  # the top ten are enough to explain a decision
         }
         if decision.holdout is not None:
             campaign = decision.holdout

@@ -64,7 +64,13 @@ class AfterCommit(Protocol):
     therefore be idempotent itself (the offer ledger is)."""
 
     def __call__(
-        self, subject: Subject, profile: Profile, event: Event, store_id: str | None, product_id: str | None
+        self,
+        subject: Subject,
+        profile: Profile,
+        event: Event,
+        store_id: str | None,
+        product_id: str | None,
+        first_delivery: bool = False,
     ) -> Any: ...
 
 
@@ -99,7 +105,12 @@ class ProcessEvent:
             follow_up = None
             if self._after_commit is not None and event.type == "track" and context.rejected is None:
                 follow_up = self._after_commit(
-                    plan.profile.subject, profile, event, context.store_id, context.product_id
+                    plan.profile.subject,
+                    profile,
+                    event,
+                    context.store_id,
+                    context.product_id,
+                    first_delivery=outcome is Outcome.PROCESSED,
                 )
             moment = event.moment
             return Processed(

@@ -108,8 +108,14 @@ class AfterMoment:
         self._redemptions = redemptions
 
     def __call__(
-        self, subject: Subject, profile: Profile, event: Event, store_id: str | None, product_id: str | None
+        self,
+        subject: Subject,
+        profile: Profile,
+        event: Event,
+        store_id: str | None,
+        product_id: str | None,
+        first_delivery: bool = False,
     ) -> Any:
         if event.event == "Order Completed":
             return self._redemptions.on_order(subject, event)
-        return self._offers.run(subject, profile, event, store_id, product_id)
+        return self._offers.run(subject, profile, event, store_id, product_id, first_delivery)

@@ -1,0 +1,860 @@
+"""DynamoDB, SQS, SES and SNS calls per processed moment, with and without an offer.
+
+Runs the real worker code path in process against moto (``mock_aws``): the table, queues and
+topic from infra/template.yaml (``devstack.stack.deploy``), the ``local`` stage's environment,
+the SES sender verified and the SNS platform applications created as the integration tests do,
+the demo data seeded (``devstack.seed.seed``). Shoppers are created with identify events and a
+push device with ``audience.register_device``; then envelopes are processed one at a time with
+``container.process_event(envelope)``, exactly what the SQS-triggered Lambda calls per record.
+
+Every API call is counted with a botocore ``before-call`` handler on each client the container
+built (``dynamodb``, ``sqs``, ``sns``, ``sesv2``), with the items and kinds of each transaction
+and the sizes of the items written and read, and attributed to the event being processed.
+Each event's outcome is checked (offer sent on the right channel, suppressed for the right
+reason, duplicate...): a wrong outcome stops the run, so an error path is never counted by
+mistake.
+
+Never touches a real AWS account: fake credentials, ``AWS_PROFILE`` and endpoint overrides
+removed, everything inside ``mock_aws``; the environment is restored afterwards. Imports boto3
+and moto, so it runs after ``ingest_overhead`` (which checks that boto3 is not imported).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.results import Options, Progress, Section, Table, Target
+
+NAME = "worker_io"
+ROOT = Path(__file__).resolve().parent.parent
+APP_ID = "demo"  # the app devstack.seed creates
+# Never a real account's credentials.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+SERVICES = ("dynamodb", "sqs", "sns", "sesv2")  # the container's clients
+DYNAMODB_READS = ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems")
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+
+
+class WrongOutcome(RuntimeError):
+    """The worker did something other than what the category is about."""
+
+
+# --- counting calls ------------------------------------------------------------------------
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes DynamoDB bills for one AttributeValue (its documented sizing rules, approximately)."""
+    (kind, data), *_ = value.items()
+    if kind == "S":
+        return len(data.encode())
+    if kind == "N":
+        return (len(data.lstrip("-").replace(".", "").lstrip("0")) + 1) // 2 + 1
+    if kind == "B":
+        return len(data) * 3 // 4
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(v) for v in data)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + attribute_size(v) for k, v in data.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: v}) for v in data)
+    return 0
+
+
+def item_size(item: dict[str, Any]) -> int:
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def _key_of(request: dict[str, Any]) -> tuple[str, str]:
+    key = request.get("Key") or request.get("Item") or {}
+    return key.get("PK", {}).get("S", ""), key.get("SK", {}).get("S", "")
+
+
+def describe_key(pk: str, sk: str) -> str:
+    """What a table item is, by the key layout the adapters use."""
+    for prefix, name in (
+        ("MSG#", "marker"),
+        ("OFFER#", "offer"),
+        ("DEVICE#", "device"),
+        ("CAP#day#", "daily cap"),
+        ("CAP#c#", "campaign cap"),
+        ("CAP#last", "last offer (min gap)"),
+        ("CAP#visit#", "visit"),
+        ("CAMPAIGN#", "campaign"),
+    ):
+        if sk.startswith(prefix):
+            return name
+    if sk in ("PROFILE", "ALIAS"):
+        return sk.lower()
+    if sk == "BUDGET":
+        return "budget"
+    for prefix, name in (
+        ("STAT#", "counters"),
+        ("STORE#", "store"),
+        ("EMAIL#", "email suppression"),
+        ("REDEEM#", "redemption code"),
+        ("QR#", "QR code"),
+        ("WRITEKEY#", "write key"),
+    ):
+        if pk.startswith(prefix):
+            return name
+    return f"{pk.split('#')[0]}/{sk.split('#')[0]}"
+
+
+@dataclass
+class Call:
+    service: str
+    operation: str
+    label: str = ""
+    consistent: bool = False
+    transaction: Counter[str] = field(default_factory=Counter)  # Put / Update / ConditionCheck
+    write_units_sized: int = 0  # by the sizes of the items written, where known
+    written: list[tuple[str, int]] = field(default_factory=list)  # (item, bytes) of each Put
+    read_bytes: int = 0
+    error: str | None = None
+
+
+class CallLog:
+    """Records every call made by the clients it is attached to, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._sizes: dict[tuple[str, str], int] = {}  # last size written per item (for updates)
+
+    def attach(self, service: str, client: Any) -> None:
+        client.meta.events.register("before-call.*.*", self._before(service))
+        client.meta.events.register("after-call.*.*", self._after)
+
+    def _before(self, service: str) -> Callable[..., None]:
+        def handler(model: Any, params: dict[str, Any], **_: Any) -> None:
+            call = Call(service, model.name)
+            if service == "dynamodb":
+                body = params.get("body") or b"{}"
+                self._dynamodb(call, json.loads(body.decode() if isinstance(body, bytes) else body))
+            self.calls.append(call)
+
+        return handler
+
+    def _after(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if not self.calls or self.calls[-1].operation != model.name:
+            return
+        call = self.calls[-1]
+        call.error = (parsed.get("Error") or {}).get("Code")
+        if "Item" in parsed:
+            call.read_bytes = item_size(parsed["Item"])
+        elif "Items" in parsed:
+            call.read_bytes = sum(item_size(i) for i in parsed["Items"])
+
+    def _write_units(self, call: Call, kind: str, request: dict[str, Any]) -> int:
+        """Write units for one item at 1 KB granularity: a Put by its own size, an Update by the
+        size last written to that item (at least 1 KB)."""
+        key = _key_of(request)
+        if kind == "Put":
+            self._sizes[key] = item_size(request["Item"])
+            call.written.append((describe_key(*key), self._sizes[key]))
+        return max(1, math.ceil(self._sizes.get(key, 1) / 1024))
+
+    def _dynamodb(self, call: Call, request: dict[str, Any]) -> None:
+        call.consistent = bool(request.get("ConsistentRead"))
+        if call.operation == "TransactWriteItems":
+            parts: Counter[str] = Counter()
+            for entry in request.get("TransactItems", []):
+                (kind, body), *_ = entry.items()
+                call.transaction[kind] += 1
+                call.write_units_sized += 2 * self._write_units(call, kind, body)
+                parts[f"{kind} {describe_key(*_key_of(body))}"] += 1
+            call.label = ", ".join(f"{p} ×{n}" if n > 1 else p for p, n in parts.items())
+        elif call.operation == "Query":
+            prefix = request.get("ExpressionAttributeValues", {}).get(":prefix", {}).get("S", "")
+            call.label = describe_key("", prefix) + "s"
+        elif call.operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+            call.label = describe_key(*_key_of(request))
+            if call.operation in ("PutItem", "UpdateItem"):
+                call.write_units_sized = self._write_units(call, call.operation[:-4], request)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The calls one event caused."""
+
+    calls: tuple[Call, ...]
+
+    def count(self, service: str, operations: tuple[str, ...] | None = None) -> int:
+        return sum(
+            1
+            for c in self.calls
+            if c.service == service and (operations is None or c.operation in operations)
+        )
+
+    @property
+    def reads(self) -> int:
+        return self.count("dynamodb", DYNAMODB_READS)
+
+    @property
+    def strong_reads(self) -> int:
+        return sum(1 for c in self.calls if c.operation in DYNAMODB_READS and c.consistent)
+
+    @property
+    def plain_writes(self) -> int:
+        return self.count("dynamodb", DYNAMODB_WRITES)
+
+    @property
+    def transactions(self) -> int:
+        return self.count("dynamodb", ("TransactWriteItems",))
+
+    @property
+    def transaction_items(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for c in self.calls:
+            total.update(c.transaction)
+        return total
+
+    @property
+    def write_units(self) -> int:
+        """Write request units assuming every item is at most 1 KB."""
+        return 2 * sum(self.transaction_items.values()) + self.plain_writes
+
+    @property
+    def write_units_sized(self) -> int:
+        return sum(c.write_units_sized for c in self.calls)
+
+    @property
+    def read_units(self) -> float:
+        """Read request units assuming every item (or Query page) is at most 4 KB."""
+        return sum(1.0 if c.consistent else 0.5 for c in self.calls if c.operation in DYNAMODB_READS)
+
+    @property
+    def read_units_sized(self) -> float:
+        return sum(
+            (1.0 if c.consistent else 0.5) * max(1, math.ceil(c.read_bytes / 4096))
+            for c in self.calls
+            if c.operation in DYNAMODB_READS
+        )
+
+    def largest_written(self, top: int = 3) -> list[tuple[str, int]]:
+        return sorted((w for c in self.calls for w in c.written), key=lambda w: -w[1])[:top]
+
+    def sequence(self) -> str:
+        parts = []
+        for c in self.calls:
+            name = c.operation if c.service == "dynamodb" else f"{c.service.upper()} {c.operation}"
+            if c.operation == "TransactWriteItems":
+                parts.append(f"TransactWriteItems ({c.label})" + (" → cancelled" if c.error else ""))
+            else:
+                parts.append(f"{name} {c.label}".strip() + (f" → {c.error}" if c.error else ""))
+        return " · ".join(parts) or "none"
+
+
+# --- the replay -------------------------------------------------------------------------------
+
+
+def zone_where_local_hour_is(hours: range) -> str:
+    """An Etc/GMT zone whose local hour now falls in ``hours`` (quiet hours are 21:00-08:00 in
+    the shopper's zone, and the figures must not depend on when the benchmark runs)."""
+    now = datetime.now(UTC)
+    for offset in range(-12, 15):
+        if (now + timedelta(hours=offset)).hour in hours:
+            return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    raise RuntimeError("no time zone found")
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    check: Callable[[Any], str | None]  # Processed -> what is wrong, or None
+
+
+def _expect(
+    outcome: str, status: str | None, channel: str | None = None, reason: str | None = None
+) -> Callable[[Any], str | None]:
+    def check(processed: Any) -> str | None:
+        follow = processed.follow_up
+        got = (
+            processed.outcome.value,
+            getattr(follow, "status", None),
+            getattr(follow, "channel", None) if channel else None,
+            getattr(follow, "reason", None) if reason else None,
+        )
+        want = (outcome, status, channel, reason)
+        return None if got == want else f"expected (outcome, offer status, channel, reason) {want}, got {got}"
+
+    return check
+
+
+CATEGORIES = (
+    Category("viewed", "Product Viewed (no campaign for it)", _expect("processed", None)),
+    Category("geo_sent", "Geofence Entered → push offer sent", _expect("processed", "sent", "push")),
+    Category(
+        "geo_suppressed",
+        "Geofence Entered again inside the min gap → suppressed",
+        _expect("processed", "suppressed", reason="min_gap"),
+    ),
+    Category(
+        "video_email", "Video Milestone Reached → email offer sent", _expect("processed", "sent", "email")
+    ),
+    Category("identify", "identify (returning user, traits changed)", _expect("processed", None)),
+    Category("first_login", "identify (first login on a new install: alias)", _expect("processed", None)),
+    Category("unknown", "track with an unknown event name", _expect("processed", None)),
+    Category(
+        "duplicate", "redelivery of the push-offer Geofence Entered", _expect("duplicate", "sent", "push")
+    ),
+)
+
+
+class Replay:
+    """Builds each round's envelopes just before they are processed (timestamps are now)."""
+
+    def __init__(self, zone: str) -> None:
+        from devstack.seed import CAMPAIGNS
+
+        coffee, styling = CAMPAIGNS[0], CAMPAIGNS[1]
+        self.zone = zone
+        self.store = coffee["trigger"]["store_ids"][0]
+        self.video = styling["trigger"]["video_ids"][0]
+        self.percent = styling["trigger"]["min_percent"]
+        self._sent: dict[int, Any] = {}  # round -> the geofence envelope that got an offer
+
+    def _envelope(self, data: dict[str, Any]) -> Any:
+        from chalicelib.contracts.queue_envelope import Envelope
+        from chalicelib.contracts.segment import event_from_dict
+
+        now = datetime.now(UTC)
+        context = {
+            "library": {"name": "analytics-ios", "version": "4.1.0"},
+            "app": {"name": "Shop", "version": "7.3.0"},
+            "locale": "en-US",
+            "timezone": self.zone,
+            "device": {"type": "ios"},
+        }
+        event = {"timestamp": now.isoformat(), "context": context, **data}
+        return Envelope(APP_ID, now, event_from_dict(event))
+
+    @staticmethod
+    def ids(who: str, r: int) -> dict[str, str]:
+        # Segment's mobile SDKs send the install's anonymousId with every call, userId once known.
+        return {"userId": f"{who}-{r}", "anonymousId": f"install-{who}-{r}"}
+
+    def identify(self, who: str, r: int, consents: dict[str, bool], message: str, name: str = "Sam") -> Any:
+        traits = {
+            "email": f"{who}-{r}@example.com",
+            "first_name": name,
+            "timezone": self.zone,
+            "consents": consents,
+        }
+        return self._envelope(
+            {"type": "identify", "messageId": f"{message}-{who}-{r}", **self.ids(who, r), "traits": traits}
+        )
+
+    def track(self, who: str, r: int, message: str, name: str, properties: dict[str, Any]) -> Any:
+        return self._envelope(
+            {
+                "type": "track",
+                "messageId": f"{message}-{who}-{r}",
+                **self.ids(who, r),
+                "event": name,
+                "properties": properties,
+            }
+        )
+
+    def envelope(self, key: str, r: int) -> Any:
+        if key == "viewed":
+            props = {"product_id": "linen-shirt-blue", "category": "shirts", "price": 59.0, "currency": "USD"}
+            return self.track("browser", r, "view", "Product Viewed", props)
+        if key == "geo_sent":
+            envelope = self.track(
+                "walker", r, "enter", "Geofence Entered", {"store_id": self.store, "fence_id": "door"}
+            )
+            self._sent[r] = envelope
+            return envelope
+        if key == "geo_suppressed":
+            return self.track(
+                "walker", r, "enter-again", "Geofence Entered", {"store_id": self.store, "fence_id": "door"}
+            )
+        if key == "video_email":
+            props = {"video_id": self.video, "percent": self.percent, "position": 270, "total_length": 300}
+            return self.track("viewer", r, "milestone", "Video Milestone Reached", props)
+        if key == "identify":
+            return self.identify(
+                "browser", r, {"push": True, "email": True}, "identify-again", name="Samantha"
+            )
+        if key == "first_login":
+            return self.identify("newbie", r, {"push": True, "email": False}, "first-identify")
+        if key == "unknown":
+            return self.track("browser", r, "wish", "Wishlist Shared", {"list_id": "summer", "items": 3})
+        if key == "duplicate":
+            return self._sent[r]  # the very same message, delivered again
+        raise KeyError(key)
+
+    def setup(self, container: Any, r: int) -> None:
+        """The round's shoppers: identified (consents, email, zone); the walker has a push device."""
+        for who, consents in (
+            ("browser", {"push": True, "email": True}),
+            ("walker", {"push": True, "email": True}),
+            ("viewer", {"push": False, "email": True}),
+        ):
+            container.process_event(self.identify(who, r, consents, "setup-identify"))
+        container.audience.register_device(
+            {
+                "userId": f"walker-{r}",
+                "platform": "ios",
+                "token": f"apns-token-walker-{r:04d}-0123456789abcdef",
+            }
+        )
+
+
+def profile_at_its_bounds() -> int:
+    """Bytes of the profile item of a long-standing shopper, at every bound profile.py keeps."""
+    from chalicelib.adapters.dynamodb_moment_store import profile_to_item
+    from chalicelib.adapters.dynamodb_table import serialize
+    from chalicelib.domain import profile as profiles
+    from chalicelib.domain.clock import iso
+    from chalicelib.domain.events import MOMENTS, Intent
+
+    at = iso(datetime(2026, 6, 10, 16, 30, 12, 345000, tzinfo=UTC))
+    consent = {"granted": True, "at": at, "message_id": "ios-7c1d1f0e-5a8e-4d43-9c55-3f0b9a1e2d4c"}
+    products = [f"sku-{i:06d}-{c}" for i, c in enumerate(("blue", "sand", "black", "white", "red") * 10)]
+    profile = profiles.Profile(
+        subject=profiles.Subject.user("u_8f14e45fceea167a5a36dedd4bea2543"),
+        traits={
+            "email": "sam.jones@example.com",
+            "phone": "+14155550123",
+            "first_name": "Sam",
+            "timezone": "America/Los_Angeles",
+        },
+        traits_at={name: at for name in profiles.TRAIT_FIELDS},
+        consents={channel: consent for channel in profiles.CHANNELS},
+        categories={
+            f"category-{i:02d}-apparel": {"score": 3.141593, "at": at} for i in range(profiles.AFFINITY_LIMIT)
+        },
+        products={p: {"score": 1.618034, "at": at} for p in products[: profiles.AFFINITY_LIMIT]},
+        recent_products=[{"product_id": p, "at": at} for p in products[: profiles.RECENT_LIMIT]],
+        recent_stores=[
+            {"store_id": f"store-{i:04d}", "at": at, "moment": "geofence_entered"}
+            for i in range(profiles.RECENT_LIMIT)
+        ],
+        last_moments={
+            intent.value: {
+                "type": "geofence_entered",
+                "at": at,
+                "message_id": consent["message_id"],
+                "store_id": "store-0001",
+            }
+            for intent in Intent
+        },
+        moment_counts={kind.moment_type: 123 for kind in MOMENTS.values()},
+        anonymous_ids=[f"9b2f6a7e-0c4d-4e8f-a1b2-c3d4e5f6a7b{i}" for i in range(3)],
+        first_seen=at,
+        last_seen=at,
+    )
+    return item_size(serialize(profile_to_item(profile, 1234)))
+
+
+def instrumented(log: CallLog) -> Any:
+    """A fresh container (as after a cold start) with every client it uses attached to ``log``."""
+    from chalicelib import wiring
+
+    wiring.reset()
+    container = wiring.container()
+    for service in SERVICES:
+        log.attach(service, getattr(container, service))
+    return container
+
+
+def process(container: Any, log: CallLog, category: Category, envelope: Any) -> Tally:
+    start = len(log.calls)
+    processed = container.process_event(envelope)
+    problem = category.check(processed)
+    if problem:
+        raise WrongOutcome(f"{category.label}: {problem}")
+    return Tally(tuple(log.calls[start:]))
+
+
+@contextmanager
+def quiet_moto_cloudformation() -> Iterator[None]:
+    """moto logs and warns about every resource type it cannot create (alarms, SES
+    configuration sets): noise on the progress output, not a problem for this benchmark."""
+    logger = logging.getLogger("moto")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def sandbox() -> Iterator[dict[str, str]]:
+    """moto's mock_aws with the stack deployed and the local stage's environment; yields the
+    stack outputs. Everything (environment, the wiring's container) is restored afterwards."""
+    import boto3
+    from moto import mock_aws
+
+    from devstack import stack
+    from devstack.config import stage_environment
+    from devstack.platform_apps import ensure_platform_apps
+
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name == "AWS_PROFILE" or name.startswith("AWS_ENDPOINT_URL"):
+            del os.environ[name]
+    os.environ.update(FAKE_AWS)
+    try:
+        with mock_aws():
+            with quiet_moto_cloudformation():
+                outputs = stack.deploy(boto3.client("cloudformation"), "local")
+            os.environ.update(stage_environment("local"))
+            # A warm worker in a deployed stage caches campaigns and stores for 60 s; the local
+            # stage's 2 s would let the caches expire in the middle of the replay.
+            os.environ["MM_CACHE_TTL_SECONDS"] = stage_environment("prod")["MM_CACHE_TTL_SECONDS"]
+            os.environ["MM_EVENTS_QUEUE_URL"] = outputs["EventsQueueUrl"]
+            os.environ["MM_PUBLIC_BASE_URL"] = "http://127.0.0.1:8000"
+            boto3.client("ses").verify_email_identity(EmailAddress=os.environ["MM_EMAIL_SENDER"])
+            apps = ensure_platform_apps(boto3.client("sns"))
+            os.environ["MM_APNS_PLATFORM_APP_ARN"] = apps["ios"]
+            os.environ["MM_FCM_PLATFORM_APP_ARN"] = apps["android"]
+            yield outputs
+    finally:
+        from chalicelib import wiring
+
+        wiring.reset()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+
+def _columns(t: Tally) -> list[str]:
+    items = t.transaction_items
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(items.items())) or "—"
+    return [
+        f"{t.reads} ({t.strong_reads} strong)",
+        str(t.plain_writes),
+        str(t.transactions),
+        f"{sum(items.values())} ({kinds})",
+        str(t.write_units),
+        f"{t.read_units:g}",
+        str(t.count("sesv2")),
+        str(t.count("sns")),
+        str(t.count("sqs")),
+    ]
+
+
+HEADERS = [
+    "Event",
+    "DynamoDB reads (GetItem/Query)",
+    "Plain writes (Put/UpdateItem)",
+    "Transactions",
+    "Transaction items",
+    "WRU (items ≤ 1 KB)",
+    "RRU (≤ 4 KB)",
+    "SES",
+    "SNS",
+    "SQS",
+]
+
+
+def _same(tallies: list[Tally]) -> bool:
+    first = tallies[0]
+    return all(
+        (t.sequence(), t.write_units_sized, t.read_units_sized)
+        == (first.sequence(), first.write_units_sized, first.read_units_sized)
+        for t in tallies[1:]
+    )
+
+
+def run(options: Options, progress: Progress) -> Section:
+    started = time.perf_counter()
+    rounds = 3 if options.quick else 10  # warm rounds counted, after one cold and one warm-up round
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    zone = zone_where_local_hour_is(range(10, 18))
+    replay = Replay(zone)
+    cold: dict[str, Tally] = {}
+    warm: dict[str, list[Tally]] = {c.key: [] for c in CATEGORIES}
+
+    progress("deploying infra/template.yaml into moto and seeding the demo data")
+    with sandbox():
+        from chalicelib import wiring
+        from devstack.seed import seed
+
+        wiring.reset()
+        setup = wiring.container()
+        seed(setup)
+        progress(f"creating shoppers for {rounds + 2} rounds (identify with consents, a push device)")
+        for r in range(rounds + 2):
+            replay.setup(setup, r)
+
+        progress("cold: each category's first event in a fresh container (new clients, empty caches)")
+        for category in CATEGORIES:
+            log = CallLog()
+            container = instrumented(log)
+            cold[category.key] = process(container, log, category, replay.envelope(category.key, 0))
+
+        progress(
+            f"warm: one warm-up round, then {rounds} rounds of the {len(CATEGORIES)} categories, interleaved"
+        )
+        log = CallLog()
+        container = instrumented(log)
+        for r in range(1, rounds + 2):
+            for category in CATEGORIES:
+                tally = process(container, log, category, replay.envelope(category.key, r))
+                if r > 1:
+                    warm[category.key].append(tally)
+            if r > 1:
+                progress(f"warm round {r - 1}/{rounds} done")
+
+    section = _section(cold, warm, rounds, zone)
+    section.seconds = time.perf_counter() - started
+    return section
+
+
+def _section(cold: dict[str, Tally], warm: dict[str, list[Tally]], rounds: int, zone: str) -> Section:
+    section = Section(
+        name=NAME,
+        title="Worker I/O per processed moment (DynamoDB, SQS, SES, SNS)",
+        method=f"""
+What one queued event costs the worker in AWS calls, by kind of event. The real code path runs
+in process against moto (`mock_aws`): the table, queues and topic from `infra/template.yaml`
+(`devstack.stack.deploy`), the `local` stage's environment, the SES sender verified and the SNS
+platform applications created as `tests/integration/conftest.py` does, and the demo data from
+`devstack.seed.seed` (campaigns `coffee-nearby`: geofence entry at `store-001`, push / SMS /
+email, 240-minute minimum gap; `styling-one-click`: video `styling-101` at ≥ 90%, push / email).
+
+- **Shoppers**: per round, three users identified with an email address, a first name, a time
+  zone and consents (`browser` and `walker`: push + email; `viewer`: email only), and a push
+  device for `walker` (`audience.register_device`, SNS `CreatePlatformEndpoint`). Their zone
+  is one where it is now 10:00-18:00 (`{zone}` for this run), so quiet hours never apply.
+- **Events**: `Envelope`s built with `event_from_dict`, with the `userId` and the install's
+  `anonymousId` (as Segment's mobile SDKs send them), a current timestamp and an iOS context,
+  processed one at a time with `container.process_event(envelope)`: what the SQS-triggered
+  Lambda calls per record. Every event's outcome is checked (offer sent on the expected channel,
+  suppressed for `min_gap`, duplicate, nothing); a different one stops the run.
+- **Counting**: a botocore `before-call.*.*` handler on each client the container built
+  (`dynamodb`, `sqs`, `sns`, `sesv2`) records each operation and, for `TransactWriteItems`, its
+  items and their kinds; an `after-call` handler records errors and the size of items read.
+  Setup calls are not counted.
+- **Cold**: each category's first event (round 0) is processed by a fresh container
+  (`wiring.reset()` then `wiring.container()`: new clients, empty campaign and store caches),
+  as after a Lambda cold start.
+- **Warm** (the normal case in a warm Lambda): one fresh container processes a warm-up round
+  of every category, then {rounds} rounds of all categories interleaved, without clearing
+  anything between events or categories. The caches use the deployed stages' TTL
+  (`MM_CACHE_TTL_SECONDS` = 60 s; the local stage's 2 s would expire them mid-run); the whole
+  replay takes far less than 60 s, so no warm event pays a refill. Each figure is per event;
+  every warm round gave exactly the same calls (checked).
+- **Units**: WRU assumes every item ≤ 1 KB: 2 per transaction item (a transactional write
+  costs 2 write units per KB) + 1 per plain write; cancelled transactions are counted like
+  committed ones. RRU assumes items and Query pages ≤ 4 KB: 1 per strongly consistent
+  `GetItem`/`Query` page, 0.5 per eventually consistent one (a miss costs the same as a hit).
+""",
+    )
+    by_key = {c.key: c for c in CATEGORIES}
+    first_warm = {key: tallies[0] for key, tallies in warm.items()}
+    varying = [by_key[k].label for k, tallies in warm.items() if not _same(tallies)]
+    if varying:
+        raise WrongOutcome(f"warm rounds made different calls for: {', '.join(varying)}")
+
+    geo, video, dup = first_warm["geo_sent"], first_warm["video_email"], first_warm["duplicate"]
+    without_offer = ("viewed", "identify", "first_login", "unknown")
+    one_commit = all(first_warm[k].transactions == 1 for k in without_offer)
+    offer_commit = all(first_warm[k].transactions == 2 for k in ("geo_sent", "geo_suppressed", "video_email"))
+    catalog_reads = sum(
+        1 for t in first_warm.values() for c in t.calls if c.operation == "Query" and c.label == "campaigns"
+    ) + sum(1 for t in first_warm.values() for c in t.calls if c.label == "store")
+    section.targets += [
+        Target(
+            "one TransactWriteItems per event without an offer (marker + profile + alias + counters)",
+            ", ".join(f"{first_warm[k].transactions}" for k in without_offer)
+            + " (viewed, identify ×2, unknown)",
+            one_commit,
+        ),
+        Target(
+            "one more TransactWriteItems per offer decided (ledger claim + caps)",
+            ", ".join(f"{first_warm[k].transactions}" for k in ("geo_sent", "geo_suppressed", "video_email"))
+            + " (push sent, suppressed, email sent)",
+            offer_commit,
+        ),
+        Target(
+            "exactly one provider call per offer sent: 1 SNS Publish (push), 1 SES SendEmail (email)",
+            f"push: {geo.count('sns')} SNS + {geo.count('sesv2')} SES; "
+            f"email: {video.count('sesv2')} SES + {video.count('sns')} SNS",
+            (
+                geo.count("sns", ("Publish",)),
+                geo.count("sesv2"),
+                video.count("sesv2", ("SendEmail",)),
+                video.count("sns"),
+            )
+            == (1, 0, 1, 0),
+        ),
+        Target(
+            "a redelivered moment sends nothing and writes nothing new",
+            f"{dup.count('sns') + dup.count('sesv2')} sends, {dup.plain_writes} plain writes, "
+            f"{dup.transactions} transaction (cancelled: {'yes' if all(c.error for c in dup.calls if c.transaction) else 'no'})",
+            dup.count("sns") + dup.count("sesv2") == 0
+            and dup.plain_writes == 0
+            and all(c.error for c in dup.calls if c.transaction),
+        ),
+        Target(
+            "warm: no campaign Query or store read per event (cached)",
+            f"{catalog_reads} in one warm round",
+            catalog_reads == 0,
+        ),
+    ]
+
+    section.tables.append(
+        Table(
+            HEADERS,
+            [[by_key[k].label, *_columns(t)] for k, t in first_warm.items()],
+            caption=f"Warm cache, per event (identical in each of the {rounds} rounds):",
+        )
+    )
+    section.tables.append(
+        Table(
+            HEADERS,
+            [[by_key[k].label, *_columns(t)] for k, t in cold.items()],
+            caption="Cold cache: the first event of each category in a fresh container:",
+        )
+    )
+    section.tables.append(
+        Table(
+            ["Event", "Calls in order (warm)"],
+            [[by_key[k].label, t.sequence()] for k, t in first_warm.items()],
+            caption="What the calls are (warm; an item is named by its key: `profile`, `alias`, "
+            "`marker` (the message's idempotency record), `offer` (the ledger), `counters`, ...):",
+        )
+    )
+    extra_cold = {
+        k: " · ".join(
+            f"{c.operation} {c.label}"
+            for c in cold[k].calls
+            if (c.operation, c.label) not in {(w.operation, w.label) for w in first_warm[k].calls}
+        )
+        for k in cold
+    }
+    section.tables.append(
+        Table(
+            [
+                "Event",
+                "WRU by item size (warm)",
+                "RRU by item size (warm)",
+                "Items written, bytes (largest first)",
+                "Cold event's extra calls",
+            ],
+            [
+                [
+                    by_key[k].label,
+                    str(t.write_units_sized),
+                    f"{t.read_units_sized:g}",
+                    ", ".join(f"{name} {size:,}" for name, size in t.largest_written()) or "—",
+                    extra_cold[k] or "none",
+                ]
+                for k, t in first_warm.items()
+            ],
+            caption="Units by the actual item sizes (1 KB write / 4 KB read granularity; an "
+            "`UpdateItem` is charged by the size last written to that item, at least 1 KB), and "
+            "what a cold container adds:",
+        )
+    )
+    _notes(section, first_warm, cold)
+    return section
+
+
+def _notes(section: Section, warm: dict[str, Tally], cold: dict[str, Tally]) -> None:
+    viewed, geo = warm["viewed"], warm["geo_sent"]
+    if any(c.label == "offer" and c.operation == "GetItem" for c in viewed.calls):
+        section.notes.append(
+            "A moment that no campaign can trigger (here a product view: no campaign has the "
+            "`product_viewed` trigger) still reads the offer ledger (`GetItem offer`): "
+            "`OfferPipeline.run` looks for an existing offer before asking the campaign index for "
+            "candidates. Asking the (cached) index first would save one strongly consistent read "
+            "on every moment no campaign can trigger; the redelivery path would then need care, "
+            "since an offer left at `retry` or `claimed` must still be resumed after its campaign "
+            "is paused or leaves the index."
+        )
+    if any(c.label == "alias" for c in viewed.calls):
+        section.notes.append(
+            "Every event that carries both a `userId` and an `anonymousId` (every event from "
+            "Segment's mobile SDKs once the user is known) reads the alias item (`GetItem alias`) "
+            "before the profile can be written. An alias is written once and only an erasure "
+            "removes it, so a small cache of known aliases in the warm worker could save that read "
+            "on most events (erasure would have to reach the cache, or the cache be short-lived)."
+        )
+    duplicate = warm["duplicate"]
+    if sum(1 for c in duplicate.calls if c.label == "profile" and c.operation == "GetItem") > 1:
+        section.notes.append(
+            "A redelivery reads the profile twice: once to plan the commit, and again after the "
+            "commit is cancelled on the marker (`ProcessEvent` passes the stored profile to the "
+            "offer step), although the offer step then finds the offer already decided and uses "
+            "neither."
+        )
+    device_queries = sum(1 for c in geo.calls if c.label == "devices")
+    suppression = sum(1 for c in geo.calls if c.label == "email suppression")
+    if device_queries and suppression:
+        section.notes.append(
+            "Reaching the shopper reads both the push devices (`Query devices`) and the email "
+            "suppression (`GetItem email suppression`) before deciding, for every channel that any "
+            "candidate from the index allows (`OfferPipeline._reach` runs before eligibility is "
+            "checked), so also when the top candidate goes out by push, or when no candidate turns "
+            "out to be eligible."
+        )
+    labels = {c.key: c.label for c in CATEGORIES}
+    heavier = {k: t for k, t in warm.items() if t.write_units_sized > t.write_units}
+    if heavier:
+        section.notes.append(
+            "Items over 1 KB make writes dearer than the ≤ 1 KB column: "
+            + "; ".join(
+                f"{labels[k]}: {t.write_units_sized} WRU instead of {t.write_units} "
+                f"({', '.join(f'{n} {b:,} B' for n, b in t.largest_written() if b > 1024)})"
+                for k, t in heavier.items()
+            )
+            + ". The offer record carries the rendered message (the whole HTML email), the "
+            "`considered` list and the unsubscribe link, and is written twice (the claim, then "
+            "`sent`); an `UpdateItem` is billed by the larger of the item's sizes before and after."
+        )
+    profiles = [b for t in warm.values() for n, b in t.largest_written(10) if n == "profile"]
+    bounded = profile_at_its_bounds()
+    section.notes.append(
+        f"The profile item is rewritten whole in every event's transaction. In this replay it is "
+        f"at most {max(profiles, default=0):,} B (a few events per shopper); a regular shopper's "
+        f"profile at the bounds the code keeps (50 category and 50 product affinities, 10 recent "
+        f"products and stores, every intent and moment count, 3 installs) is about {bounded:,} B, "
+        f"so that one Put would cost {2 * math.ceil(bounded / 1024)} WRU instead of 2 on every "
+        "event, and its strongly consistent read "
+        f"{math.ceil(bounded / 4096)} RRU."
+    )
+    cold_extra = {k: len(cold[k].calls) - len(warm[k].calls) for k in cold}
+    if any(cold_extra.values()):
+        section.notes.append(
+            "A cold container pays the caches' refills once: the campaign catalog (`Query "
+            "campaigns`, one page for the two demo campaigns; the decision-engine benchmark sizes "
+            "it at 10,000 campaigns) and each store's record, then nothing until the TTL expires."
+        )
+    section.notes.append(
+        "No SQS call is made per event: the Lambda service deletes a batch's messages when the "
+        "handler returns; the worker calls `DeleteMessageBatch` itself only when some records of "
+        "a batch fail (aws/chalice#2029), which this replay does not exercise."
+    )
