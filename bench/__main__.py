@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from bench import cold_import, decision_engine, ingest_overhead, machine, worker_io
+from bench import cold_import, decision_engine, ingest_overhead, machine, package_size, worker_io
 from bench.results import Options, Progress, Section, Table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ DEFAULT_OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
 # run(options: Options, progress: Progress) -> Section. They run in this order, whatever the
 # order of --only: worker_io imports boto3 and moto, which ingest_overhead checks are absent.
 BENCHMARKS: dict[str, ModuleType] = {
-    m.NAME: m for m in (cold_import, ingest_overhead, decision_engine, worker_io)
+    m.NAME: m for m in (cold_import, package_size, ingest_overhead, decision_engine, worker_io)
 }
 
 
