@@ -33,6 +33,19 @@ FAKE_AWS = {
 DEFAULT_STATE_FILE = ROOT / ".devstack" / "state.json"
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec (Linux): if the stack's process dies, even by SIGKILL, the
+    kernel sends the child SIGTERM, so moto and chalice local never outlive it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Ctrl-C still stops everything
+
+
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,6 +107,7 @@ class LocalStack:
             stdout=out or subprocess.DEVNULL,
             stderr=out or subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         wait_http(f"http://127.0.0.1:{self.moto_port}/moto-api/", 30, self.moto)
 
@@ -153,7 +167,8 @@ class LocalStack:
         out = self._output("chalice")
         env = {**os.environ, **self.env, "PYTHONWARNINGS": "ignore::UserWarning"}
         self.chalice = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         wait_http(f"http://127.0.0.1:{self.port}/health", 60, self.chalice)
         say(f"- chalice local --stage local on http://127.0.0.1:{self.port}")

@@ -77,6 +77,14 @@ class DynamoDBMomentStore:
         item = response.get("Item")
         return deserialize(item)["user_id"] if item else None
 
+    def get_marker(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        with translated("GetItem marker"):
+            response = self._client.get_item(
+                TableName=self._table, Key=key(subject_pk(subject), f"MSG#{message_id}"), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
     def _versioned_put(self, profile: Profile) -> dict[str, Any]:
         put: dict[str, Any] = {
             "TableName": self._table,

@@ -63,6 +63,10 @@ class InMemoryMomentStore:
     def get_alias(self, anonymous_id: str) -> str | None:
         return self.aliases.get(anonymous_id)
 
+    def get_marker(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        marker = self.markers.get((subject, message_id))
+        return copy.deepcopy(marker) if marker is not None else None
+
     def _check_version(self, profile: Profile) -> None:
         stored = self.profiles.get(profile.subject)
         if (stored.version if stored else 0) != profile.version:

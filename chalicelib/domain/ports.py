@@ -78,6 +78,10 @@ class MomentStore(Protocol):
 
     def get_alias(self, anonymous_id: str) -> str | None: ...
 
+    def get_marker(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        """The compact moment record an earlier delivery of this message committed."""
+        ...
+
     def commit(self, plan: WritePlan) -> None:
         """Raises DuplicateMessage if the marker exists, Conflict if a profile version moved,
         RetryableError when throttled."""

@@ -51,6 +51,7 @@ class Candidate:
     campaign: Campaign
     channel: str
     score: float
+    holdout: bool = False  # this shopper is in the campaign's control group: record, never send
 
 
 @dataclass(frozen=True)
@@ -168,17 +169,16 @@ def decide(
             channel, reason = choose_channel(campaign.channels, profile, reach)
             if reason is None and quiet:
                 reason = "quiet_hours"
-        if (
-            reason is None
-            and not passing
-            and rules.in_holdout(campaign.id, subject_key, campaign.holdout_percent)
-        ):
+        held_out = reason is None and rules.in_holdout(campaign.id, subject_key, campaign.holdout_percent)
+        if held_out and not passing:
             considered.append({"campaign": campaign.id, "reason": "holdout"})
             return Decision([], local_now, str(tz), holdout=campaign, considered=considered)
-        considered.append({"campaign": campaign.id, "reason": reason, "channel": channel})
+        considered.append({"campaign": campaign.id, "reason": "holdout" if held_out else reason, "channel": channel})
         if reason is None and channel is not None:
+            # A lower campaign's control group is kept as a candidate too: if the ones above it
+            # cannot go, the shopper is recorded as held out of it, never sent it.
             passing.append(
-                Candidate(campaign, channel, score(campaign, moment, profile, now, policy.half_life))
+                Candidate(campaign, channel, score(campaign, moment, profile, now, policy.half_life), held_out)
             )
         elif first_no is None:
             first_no = (campaign, reason or "no_channel")
@@ -223,6 +223,9 @@ def render_offer(campaign: Campaign, channel: str, values: dict[str, str | None]
     title = render(offer.title, values)
     body = render(offer.body, values)
     values = {**values, "title": title}
+    code = values.get("code")
+    # Derived SMS and email content must still be redeemable at a till: show the code.
+    with_code = f"{body} Code: {code}." if code and code not in body else body
     if channel == "push":
         return Rendered(
             channel,
@@ -231,19 +234,19 @@ def render_offer(campaign: Campaign, channel: str, values: dict[str, str | None]
         )
     if channel == "sms":
         link = values.get("deep_link") or ""
-        text = render(content.sms_text, values) or f"{body} {link}".strip()
+        text = render(content.sms_text, values) or f"{with_code} {link}".strip()
         return Rendered(channel, text=truncate(text, 160))
     subject = render(content.email_subject, values) or title
     text = render(content.email_text, values) or "\n\n".join(
         part
         for part in (
-            body,
+            with_code,
             values.get("deep_link") or "",
             f"Unsubscribe: {values.get('unsubscribe_url') or ''}",
         )
         if part
     )
-    html_body = render(content.email_html, values, as_html=True) or _default_html(body, values)
+    html_body = render(content.email_html, values, as_html=True) or _default_html(with_code, values)
     return Rendered(channel, subject=truncate(subject, 200), html=html_body, text=text)
 
 

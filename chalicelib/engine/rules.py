@@ -27,8 +27,6 @@ REASONS = (
     "holdout",
     "stale",
     "no_channel",
-    "campaign_cap",
-    "store_closed",
 )
 
 

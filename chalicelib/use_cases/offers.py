@@ -174,7 +174,7 @@ class OfferPipeline:
         if not first_delivery:
             existing = self._ledger.get(subject, offer_id)
             if existing is not None:
-                return self._resume(subject, offer_id, existing)
+                return self._resume(subject, offer_id, existing, profile)
         candidates = self._catalog.index().candidates(moment.moment_type, store_id)
         if not candidates:
             return None
@@ -280,6 +280,10 @@ class OfferPipeline:
         for candidate in decision.candidates:
             campaign = candidate.campaign
             valid_until = now + timedelta(minutes=campaign.offer.valid_minutes)
+            if candidate.holdout:
+                return self._final(subject, offer_id, {
+                    **base, "campaign_id": campaign.id, "status": "holdout", "reason": "holdout",
+                    "valid_until": iso(valid_until), "considered": [*base["considered"], *refusals]})
             product = best_product(campaign, facts, profile, now, self._settings.affinity_half_life)
             values = {
                 "first_name": profile.traits.get("first_name"),
@@ -430,11 +434,35 @@ class OfferPipeline:
             if device.endpoint_arn == endpoint_arn:
                 self._devices.disable(subject, device.token_hash)
 
-    def _resume(self, subject: Subject, offer_id: str, record: dict[str, Any]) -> OfferOutcome:
+    def _still_allowed(self, record: dict[str, Any], profile: Profile | None, now: datetime) -> str | None:
+        """The guardrails that can change between a failed send and its retry, checked again
+        ("guardrails run before every send"); the reason to stop, or None."""
+        if profile is None:
+            return None
+        if profile.unsubscribed_at:
+            return "unsubscribed"
+        if record.get("channel") and not profile.has_consent(record["channel"]):
+            return "no_consent"
+        if record.get("channel") == "email" and self._addresses.suppression(record.get("target", "")):
+            return "suppressed"
+        local_now = now.astimezone(rules.zone(record.get("timezone"), self._settings.default_timezone))
+        if rules.in_window(local_now, *self._policy.quiet_hours):
+            return "quiet_hours"
+        return None
+
+    def _resume(self, subject: Subject, offer_id: str, record: dict[str, Any],
+                profile: Profile | None = None) -> OfferOutcome:
         status = record.get("status")
         if status in FINAL_STATUSES:
             return _outcome(record)
         now = self._clock.now()
+        if status == "retry" and (reason := self._still_allowed(record, profile, now)):
+            try:
+                self._ledger.transition(subject, offer_id, "retry", "suppressed",
+                                        {"reason": reason, "detail": "re-checked before retrying the send"})
+            except Conflict:
+                return _outcome(self._ledger.get(subject, offer_id) or record)
+            return _outcome({**record, "status": "suppressed", "reason": reason})
         if status == "retry":
             attempts = int(record.get("attempts", 1)) + 1
             try:

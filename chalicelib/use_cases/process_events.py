@@ -96,16 +96,17 @@ class ProcessEvent:
             plan = self._plan(envelope, context)
             try:
                 self._store.commit(plan)
-                outcome, profile = Outcome.PROCESSED, plan.profile
+                outcome, profile, subject = Outcome.PROCESSED, plan.profile, plan.profile.subject
             except DuplicateMessage:
                 outcome = Outcome.DUPLICATE
-                profile = self._store.get_profile(plan.profile.subject) or plan.profile
+                subject = self._first_subject(plan)
+                profile = self._store.get_profile(subject) or Profile(subject)
             except Conflict:
                 continue
             follow_up = None
             if self._after_commit is not None and event.type == "track" and context.rejected is None:
                 follow_up = self._after_commit(
-                    plan.profile.subject,
+                    subject,
                     profile,
                     event,
                     context.store_id,
@@ -121,6 +122,15 @@ class ProcessEvent:
                 follow_up,
             )
         raise RetryableError(f"{event.message_id}: profile kept changing under us")
+
+    def _first_subject(self, plan: WritePlan) -> Subject:
+        """The profile the first delivery applied this message to (from its marker): an alias
+        made since then must not make a redelivered anonymous moment a new moment for the user."""
+        marker = self._store.get_marker(plan.marker.subject, plan.marker.message_id)
+        kind, _, ident = str((marker or {}).get("profile", "")).partition(":")
+        if kind in ("user", "anon") and ident:
+            return Subject(kind, ident)
+        return plan.profile.subject
 
     def _moment_context(self, event: Event) -> MomentContext:
         props = event.properties

@@ -325,8 +325,13 @@ class OfferWorld:
     """The worker (ProcessEvent + AfterMoment) and the offer pipeline over in-memory twins,
     with recording senders for push, SMS and email and one fixed clock."""
 
-    def __init__(self, campaigns: Sequence[Any] = (), at: datetime = NOW,
-                 stores: dict[str, dict[str, Any]] | None = None, **setting_changes: str | None) -> None:
+    def __init__(
+        self,
+        campaigns: Sequence[Any] = (),
+        at: datetime = NOW,
+        stores: dict[str, dict[str, Any]] | None = None,
+        **setting_changes: str | None,
+    ) -> None:
         from chalicelib.adapters.in_memory import (
             InMemoryAddressBook,
             InMemoryCampaigns,
@@ -344,25 +349,51 @@ class OfferWorld:
         self.devices = InMemoryDevices()
         self.addresses = InMemoryAddressBook()
         self.stores = FakeStores(
-            stores if stores is not None else {
+            stores
+            if stores is not None
+            else {
                 "s1": {"name": "Soho", "timezone": "Europe/London"},
                 "s2": {"name": "Brooklyn", "timezone": "America/New_York"},
             }
         )
-        self.push, self.sms, self.email = ClockedSender(self.clock), ClockedSender(self.clock), ClockedSender(self.clock)
+        self.push, self.sms, self.email = (
+            ClockedSender(self.clock),
+            ClockedSender(self.clock),
+            ClockedSender(self.clock),
+        )
         self.qr_repository = InMemoryQrCodes()
         self.qr_codes = QrCodes(self.qr_repository, self.settings)
         self.catalog = CampaignCatalog(self.campaigns, 0)  # no cache: tests change campaigns
-        self.pipeline = OfferPipeline(self.catalog, self.ledger, self.devices, self.addresses, self.stores,
-                                      self.email, self.push, self.sms, self.settings, self.clock)
+        self.pipeline = OfferPipeline(
+            self.catalog,
+            self.ledger,
+            self.devices,
+            self.addresses,
+            self.stores,
+            self.email,
+            self.push,
+            self.sms,
+            self.settings,
+            self.clock,
+        )
         self.redemptions = Redemptions(self.ledger, self.clock)
-        self.process = ProcessEvent(self.store, self.qr_codes, self.settings, self.clock,
-                                    AfterMoment(self.pipeline, self.redemptions))
+        self.process = ProcessEvent(
+            self.store, self.qr_codes, self.settings, self.clock, AfterMoment(self.pipeline, self.redemptions)
+        )
 
     # -- shoppers ---------------------------------------------------------------------
-    def shopper(self, user_id: str = "u1", *, consents: Sequence[str] = ("push", "sms", "email"),
-                first_name: str | None = "Ada", timezone: str | None = None, device: bool = True,
-                email: str | None = None, phone: str | None = None, **fields: Any) -> Profile:
+    def shopper(
+        self,
+        user_id: str = "u1",
+        *,
+        consents: Sequence[str] = ("push", "sms", "email"),
+        first_name: str | None = "Ada",
+        timezone: str | None = None,
+        device: bool = True,
+        email: str | None = None,
+        phone: str | None = None,
+        **fields: Any,
+    ) -> Profile:
         """Stores a shopper's profile (traits, granted consents) and, with ``device``, an
         enabled push device; returns the profile."""
         import zlib
@@ -378,12 +409,24 @@ class OfferWorld:
             **({"timezone": timezone} if timezone else {}),
         }
         consent_at = iso(NOW - timedelta(days=30))
-        profile = Profile(subject, traits=traits,
-                          consents={ch: {"granted": True, "at": consent_at} for ch in consents}, **fields)
+        profile = Profile(
+            subject,
+            traits=traits,
+            consents={ch: {"granted": True, "at": consent_at} for ch in consents},
+            **fields,
+        )
         self.store.profiles[subject] = profile
         if device:
-            self.devices.put(subject, Device(f"arn:aws:sns:us-east-1:123456789012:endpoint/ios/{user_id}",
-                                             "ios", f"tok-{user_id}", True, consent_at))
+            self.devices.put(
+                subject,
+                Device(
+                    f"arn:aws:sns:us-east-1:123456789012:endpoint/ios/{user_id}",
+                    "ios",
+                    f"tok-{user_id}",
+                    True,
+                    consent_at,
+                ),
+            )
         return profile
 
     def profile_of(self, user_id: str = "u1") -> Profile:
@@ -393,23 +436,49 @@ class OfferWorld:
 
     def add_qr_code(self, qr_id: str = QR_ID, store_id: str = "s1", product_id: str | None = "p-qr") -> str:
         self.qr_repository.put(
-            QrCode(qr_id, store_id, "https://shop.example.com/p", NOW.isoformat(), product_id, "shelf", "active")
+            QrCode(
+                qr_id, store_id, "https://shop.example.com/p", NOW.isoformat(), product_id, "shelf", "active"
+            )
         )
         return self.qr_codes.token_for(qr_id)
 
     # -- moments ------------------------------------------------------------------------
-    def geofence(self, message_id: str = "m-geo-1", *, user_id: str = "u1", store_id: str = "s1",
-                 at: datetime | None = None, context: dict[str, Any] | None = None) -> Event:
-        return event("Geofence Entered", message_id=message_id, user_id=user_id, at=at or self.clock.now(),
-                     properties={"store_id": store_id}, context=context)
+    def geofence(
+        self,
+        message_id: str = "m-geo-1",
+        *,
+        user_id: str = "u1",
+        store_id: str = "s1",
+        at: datetime | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> Event:
+        return event(
+            "Geofence Entered",
+            message_id=message_id,
+            user_id=user_id,
+            at=at or self.clock.now(),
+            properties={"store_id": store_id},
+            context=context,
+        )
 
-    def order(self, message_id: str = "m-order-1", *, user_id: str = "u1", coupon: str | None = None,
-              at: datetime | None = None) -> Event:
+    def order(
+        self,
+        message_id: str = "m-order-1",
+        *,
+        user_id: str = "u1",
+        coupon: str | None = None,
+        at: datetime | None = None,
+    ) -> Event:
         properties: dict[str, Any] = {"order_id": f"o-{message_id}", "total": 12.5}
         if coupon is not None:
             properties["coupon"] = coupon
-        return event("Order Completed", message_id=message_id, user_id=user_id, at=at or self.clock.now(),
-                     properties=properties)
+        return event(
+            "Order Completed",
+            message_id=message_id,
+            user_id=user_id,
+            at=at or self.clock.now(),
+            properties=properties,
+        )
 
     def deliver(self, evt: Event) -> Any:
         """One delivery through the queue's wire format; returns the after-commit outcome."""
@@ -421,8 +490,13 @@ class OfferWorld:
         assert evt.user_id is not None
         subject = Subject.user(evt.user_id)
         props = evt.properties
-        return self.pipeline.run(subject, profile or self.profile_of(evt.user_id), evt,
-                                 props.get("store_id"), props.get("product_id"))
+        return self.pipeline.run(
+            subject,
+            profile or self.profile_of(evt.user_id),
+            evt,
+            props.get("store_id"),
+            props.get("product_id"),
+        )
 
     # -- what happened ------------------------------------------------------------------
     def all_sent(self) -> list[Any]:

@@ -32,14 +32,25 @@ def utc(text: str) -> datetime:
 
 @pytest.mark.parametrize(
     ("hhmm", "inside"),
-    [("21:00", True), ("22:30", True), ("23:59", True), ("00:00", True), ("03:00", True), ("07:59", True),
-     ("08:00", False), ("12:00", False), ("20:59", False)],
+    [
+        ("21:00", True),
+        ("22:30", True),
+        ("23:59", True),
+        ("00:00", True),
+        ("03:00", True),
+        ("07:59", True),
+        ("08:00", False),
+        ("12:00", False),
+        ("20:59", False),
+    ],
 )
 def test_given_a_window_across_midnight_then_in_window_wraps(hhmm, inside):
     assert in_window(at_local(hhmm), "21:00", "08:00") is inside
 
 
-@pytest.mark.parametrize(("hhmm", "inside"), [("06:59", False), ("07:00", True), ("10:59", True), ("11:00", False)])
+@pytest.mark.parametrize(
+    ("hhmm", "inside"), [("06:59", False), ("07:00", True), ("10:59", True), ("11:00", False)]
+)
 def test_given_a_daytime_window_then_the_start_is_in_and_the_end_is_out(hhmm, inside):
     assert in_window(at_local(hhmm), "07:00", "11:00") is inside
 
@@ -200,8 +211,16 @@ def strict_campaign():
 
 
 def matching_moment() -> MomentFacts:
-    return MomentFacts("m-1", "video_milestone", NOW, store_id="s1", product_id="p1", category="coffee",
-                       video_id="v1", percent=75)
+    return MomentFacts(
+        "m-1",
+        "video_milestone",
+        NOW,
+        store_id="s1",
+        product_id="p1",
+        category="coffee",
+        video_id="v1",
+        percent=75,
+    )
 
 
 def coffee_lover(score: float = 3.0, at: datetime = NOW):
@@ -212,8 +231,14 @@ LOCAL_NOW = NOW.astimezone(NEW_YORK)  # Monday 10:04
 
 
 def is_eligible(offer=None, moment=None, shopper=None, now=NOW, local_now=LOCAL_NOW) -> bool:
-    return eligible(offer or strict_campaign(), moment or matching_moment(), shopper or coffee_lover(), now,
-                    local_now, HALF_LIFE)
+    return eligible(
+        offer or strict_campaign(),
+        moment or matching_moment(),
+        shopper or coffee_lover(),
+        now,
+        local_now,
+        HALF_LIFE,
+    )
 
 
 def test_given_a_moment_and_shopper_matching_every_filter_then_the_campaign_is_eligible():
@@ -279,5 +304,6 @@ def test_given_a_campaign_without_filters_then_any_moment_of_its_type_is_eligibl
     offer = campaign(trigger={"moment": "geofence_entered"})
 
     assert eligible(offer, geofence_moment(), profile(), NOW, NOW, HALF_LIFE)
-    assert not eligible(offer, replace(geofence_moment(), moment_type="geofence_dwelled"), profile(), NOW, NOW,
-                        HALF_LIFE)
+    assert not eligible(
+        offer, replace(geofence_moment(), moment_type="geofence_dwelled"), profile(), NOW, NOW, HALF_LIFE
+    )

@@ -75,9 +75,9 @@ def test_given_html_mode_then_values_are_escaped():
 
 
 def test_given_html_mode_then_the_template_markup_itself_is_kept():
-    assert render('<a href="{deep_link}">Go</a>', {"deep_link": "https://x.example/?a=1&b=2"}, as_html=True) == (
-        '<a href="https://x.example/?a=1&amp;b=2">Go</a>'
-    )
+    assert render(
+        '<a href="{deep_link}">Go</a>', {"deep_link": "https://x.example/?a=1&b=2"}, as_html=True
+    ) == ('<a href="https://x.example/?a=1&amp;b=2">Go</a>')
 
 
 def test_given_html_mode_then_a_fallback_is_escaped_too():
