@@ -3,11 +3,15 @@
 Routes:
   POST /v1/track, /v1/identify, /v1/batch   Segment-spec ingest (write key in HTTP Basic)
   GET  /q/{code}                             what a phone camera opens: 302 or a 404 page
+                                             (bots and repeat scans are redirected, not counted)
   POST /v1/devices                           register a push token (write key)
   POST /v1/offers/{offerId}/redeem           one-click purchase / till redemption (write key)
   GET|POST /v1/unsubscribe?token=            one-click unsubscribe (RFC 8058); GET shows a page
   GET  /health                               liveness (no data)
   /admin/campaigns[...]                      marketers: create, list, get, replace, pause, resume, archive
+  /admin/qr-codes[...]                       QR codes: create, list, get, update, revoke, rotate,
+                                             image (PNG/SVG), stats; /admin/stores/{id}/qr-sheet
+                                             and /qr-stats: a store's print sheet and analytics
   POST /admin/apps                           create an app and its write key
   GET  /admin/users/{user_id}                a user's profile
   DELETE /admin/users/{user_id}              erase a user (profile, markers, aliases)
@@ -41,6 +45,7 @@ EVENTS_QUEUE_NAME = os.environ.get("MM_EVENTS_QUEUE_NAME", "micromoments-dev-eve
 FEEDBACK_TOPIC_NAME = os.environ.get("MM_SES_FEEDBACK_TOPIC_NAME", "micromoments-dev-ses-feedback")
 INGEST_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
 VISITOR_COOKIE = "mm_vid"
+SCAN_MEMORY_COOKIE = "mm_qs"  # chalicelib.domain.qr_scans.MEMORY_COOKIE
 iam = IAMAuthorizer()
 
 
@@ -103,14 +108,35 @@ def _html(status: int, message: str, headers: dict[str, str] | None = None) -> R
     )
 
 
-def _cookie(headers: Any, name: str) -> str | None:
+def _cookies(headers: Any) -> dict[str, str]:
     raw = headers.get("cookie") or ""
     try:
         jar = SimpleCookie(raw)
     except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _scan_request(request: Request) -> Any:
+    """What the request says about the client (headers only)."""
+    from chalicelib.domain.qr_scans import ScanRequest
+
+    headers = request.headers
+    identity = (request.context or {}).get("identity") or {}
+    return ScanRequest(
+        user_agent=headers.get("user-agent") or identity.get("userAgent"),
+        accept_language=headers.get("accept-language"),
+        sec_fetch_mode=headers.get("sec-fetch-mode"),
+        sec_fetch_dest=headers.get("sec-fetch-dest"),
+        purpose=headers.get("sec-purpose")
+        or headers.get("purpose")
+        or headers.get("x-purpose")
+        or headers.get("x-moz"),
+    )
+
+
+# Counted per outcome; a bot or a repeat is redirected but records nothing.
+_SCAN_METRICS = {"not_queued": "QrScansNotQueued", "repeat": "QrRepeatScans"}
 
 
 @app.route("/q/{code}", methods=["GET"])
@@ -119,29 +145,38 @@ def qr_redirect(code: str) -> Response:
 
     request = _request()
     container = wiring.container()
+    cookies = _cookies(request.headers)
     try:
-        result = container.scan_qr.scan(code, _cookie(request.headers, VISITOR_COOKIE))
+        result = container.scan_qr.scan(
+            code, cookies.get(VISITOR_COOKIE), _scan_request(request), cookies.get(SCAN_MEMORY_COOKIE)
+        )
     except NotFound:
         return _html(404, "Please ask a member of staff; this label may have been tampered with.")
     except RetryableError:
         return _html(
             503, "We couldn't load this right now. Please scan again in a moment.", {"Retry-After": "2"}
         )
-    if result.message_id is None:
-        observability.count("QrScansNotQueued")
+    if result.outcome != "counted":
+        observability.count(_SCAN_METRICS.get(result.outcome, "QrBotScans"))
     secure = "; Secure" if container.settings.deployed else ""
-    return Response(
-        body="",
-        status_code=302,
-        headers={
-            "Location": result.destination,
-            "Content-Type": "text/plain; charset=utf-8",
-            "Set-Cookie": f"{VISITOR_COOKIE}={result.visitor_id}; Max-Age=31536000; Path=/; "
-            f"HttpOnly; SameSite=Lax{secure}",
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
+    set_cookies = []
+    if result.visitor_id is not None:
+        set_cookies.append(
+            f"{VISITOR_COOKIE}={result.visitor_id}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax{secure}"
+        )
+    if result.memory_cookie is not None:
+        set_cookies.append(
+            f"{SCAN_MEMORY_COOKIE}={result.memory_cookie}; Max-Age=86400; Path=/; HttpOnly; SameSite=Lax{secure}"
+        )
+    headers: dict[str, str | list[str]] = {
+        "Location": result.destination,
+        "Content-Type": "text/plain; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+    if set_cookies:
+        headers["Set-Cookie"] = set_cookies[0] if len(set_cookies) == 1 else set_cookies
+    return Response(body="", status_code=302, headers=headers)
 
 
 @app.route("/health", methods=["GET"])
@@ -361,6 +396,126 @@ def user_offers(user_id: str) -> Response:
     records = wiring.container().offer_ledger.list_for(Subject.user(_path_param(user_id)))
     records.sort(key=lambda r: r.get("created_at", ""), reverse=True)
     return json_response(200, {"offers": records})
+
+
+# --- QR codes (admin) ----------------------------------------------------------------------
+
+
+@app.route("/admin/qr-codes", methods=["POST"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def create_qr_code() -> Response:
+    return json_response(201, wiring.container().qr_admin.create(_json_body()))
+
+
+@app.route("/admin/qr-codes", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def list_qr_codes() -> Response:
+    request = _request()
+    codes = wiring.container().qr_admin.list_codes(
+        _query_param(request, "store"), _query_param(request, "state"), _query_param(request, "kid")
+    )
+    return json_response(200, {"qr_codes": codes})
+
+
+@app.route("/admin/qr-codes/{qr_id}", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def get_qr_code(qr_id: str) -> Response:
+    return json_response(200, wiring.container().qr_admin.get(_path_param(qr_id)))
+
+
+@app.route("/admin/qr-codes/{qr_id}", methods=["PATCH"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def update_qr_code(qr_id: str) -> Response:
+    return json_response(200, wiring.container().qr_admin.update(_path_param(qr_id), _json_body()))
+
+
+@app.route("/admin/qr-codes/{qr_id}/revoke", methods=["POST"], authorizer=iam)
+@handles_errors
+@admin_only
+def revoke_qr_code(qr_id: str) -> Response:
+    return json_response(200, wiring.container().qr_admin.revoke(_path_param(qr_id)))
+
+
+@app.route(
+    "/admin/qr-codes/{qr_id}/rotate", methods=["POST"], authorizer=iam, content_types=["application/json"]
+)
+@handles_errors
+@admin_only
+def rotate_qr_code(qr_id: str) -> Response:
+    body = _json_body() if _request().raw_body else None
+    return json_response(200, wiring.container().qr_admin.rotate(_path_param(qr_id), body))
+
+
+@app.route("/admin/qr-codes/{qr_id}/image", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def qr_code_image(qr_id: str) -> Response:
+    """PNG (binary: send ``Accept: image/png`` or ``*/*``) or SVG, ``?format=png|svg&error=M
+    &scale=10&border=4``."""
+    request = _request()
+    params: dict[str, str] = dict(request.query_params or {})
+    qr_id = _path_param(qr_id)
+    body, content_type = wiring.container().qr_admin.image(qr_id, params.get("format"), params)
+    extension = "png" if content_type == "image/png" else "svg"
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'inline; filename="{qr_id.upper()}.{extension}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@app.route("/admin/qr-codes/{qr_id}/stats", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def qr_code_stats(qr_id: str) -> Response:
+    request = _request()
+    stats = wiring.container().qr_admin.stats(
+        _path_param(qr_id), _query_param(request, "days"), _query_param(request, "to")
+    )
+    return json_response(200, stats)
+
+
+@app.route("/admin/stores/{store_id}/qr-stats", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def store_qr_stats(store_id: str) -> Response:
+    request = _request()
+    stats = wiring.container().qr_admin.store_stats(
+        _path_param(store_id),
+        _query_param(request, "days"),
+        _query_param(request, "to"),
+        _query_param(request, "placement"),
+    )
+    return json_response(200, stats)
+
+
+@app.route("/admin/stores/{store_id}/qr-sheet", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def store_qr_sheet(store_id: str) -> Response:
+    """Every active code of the store with its label, on one printable page (``?format=html|svg``)."""
+    request = _request()
+    body, content_type = wiring.container().qr_admin.sheet(
+        _path_param(store_id), _query_param(request, "format"), _query_param(request, "error")
+    )
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @app.on_sns_message(topic=FEEDBACK_TOPIC_NAME)

@@ -51,6 +51,10 @@ class Settings:
     default_timezone: str = "UTC"
     quiet_hours: tuple[str, str] = ("21:00", "08:00")
     global_daily_cap: int = 3
+    # QR codes
+    qr_allowed_domains: tuple[str, ...] = ()  # destinations must be on one of these (or a subdomain)
+    qr_scan_dedupe_seconds: int = 300  # repeat scans of one code by one visitor within this count once
+    qr_destination_template: str | None = None  # "https://shop.example.com/p/{product_id}"
 
     @property
     def deployed(self) -> bool:
@@ -114,6 +118,15 @@ class Settings:
             problems.append(f"MM_SMS_TYPE must be Promotional or Transactional, got {sms_type!r}")
         sms_price = number("MM_SMS_MAX_PRICE_USD", 0.5, 0.0)
         daily_cap = number("MM_GLOBAL_DAILY_CAP", 3, 0)
+        allowed_domains = _parse_domains(env.get("MM_QR_ALLOWED_DOMAINS", ""), problems)
+        dedupe_seconds = number("MM_QR_SCAN_DEDUPE_SECONDS", 300, 0)
+        if dedupe_seconds > 86_400:
+            problems.append(f"MM_QR_SCAN_DEDUPE_SECONDS must be at most 86400, got {dedupe_seconds:g}")
+        template = _optional(env, "MM_QR_DESTINATION_TEMPLATE")
+        if template and (not template.startswith("https://") or "{product_id}" not in template):
+            problems.append(
+                f"MM_QR_DESTINATION_TEMPLATE must be an https URL containing {{product_id}}, got {template!r}"
+            )
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(
@@ -141,6 +154,9 @@ class Settings:
             default_timezone=default_tz,
             quiet_hours=quiet_hours or ("21:00", "08:00"),
             global_daily_cap=int(daily_cap),
+            qr_allowed_domains=allowed_domains,
+            qr_scan_dedupe_seconds=int(dedupe_seconds),
+            qr_destination_template=template,
         )
 
 
@@ -166,6 +182,25 @@ def _parse_window(raw: str) -> tuple[str, str] | None:
     if not match:
         return None
     return f"{match[1]}:{match[2]}", f"{match[3]}:{match[4]}"
+
+
+def _parse_domains(raw: str, problems: list[str]) -> tuple[str, ...]:
+    """``"shop.example.com, example.org"``: lowercase host names; each allows itself and its
+    subdomains (a leading ``*.`` is accepted and means the same). No schemes, paths or ports."""
+    import re
+
+    domains: list[str] = []
+    for part in filter(None, (p.strip().lower() for p in raw.split(","))):
+        name = part.removeprefix("*.").rstrip(".")
+        labels = name.split(".")
+        if len(labels) < 2 or not all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", x) for x in labels):
+            problems.append(
+                f"MM_QR_ALLOWED_DOMAINS entries must be host names like shop.example.com, got {part!r}"
+            )
+            continue
+        if name not in domains:
+            domains.append(name)
+    return tuple(domains)
 
 
 def _parse_signing_keys(raw: str, problems: list[str]) -> tuple[dict[str, bytes], str]:

@@ -221,7 +221,7 @@ class Container:
     def redemptions(self) -> Any:
         from chalicelib.use_cases.redemptions import Redemptions
 
-        return Redemptions(self.offer_ledger, self.clock)
+        return Redemptions(self.qr_conversion_ledger, self.clock)
 
     @cached_property
     def after_moment(self) -> Any:
@@ -241,6 +241,34 @@ class Container:
 
         return Audience(
             self.moment_store, self.devices, self.address_book, self.push_sender, self.settings, self.clock
+        )
+
+    # QR codes: admin, analytics, scan -> redemption conversion ------------------------
+    @cached_property
+    def qr_stats(self) -> Any:
+        from chalicelib.adapters.dynamodb_records import DynamoDBQrStats
+
+        return DynamoDBQrStats(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def qr_admin(self) -> Any:
+        from chalicelib.use_cases.qr_admin import QrAdmin
+
+        return QrAdmin(
+            self.qr_repository, self.qr_codes, self.qr_stats, self.stores, self.settings, self.clock
+        )
+
+    @cached_property
+    def qr_conversion_ledger(self) -> Any:
+        """The offer ledger, counting redemptions of offers that QR scans triggered per code;
+        give it to Redemptions instead of ``offer_ledger``."""
+        from chalicelib import observability
+        from chalicelib.use_cases.qr_admin import QrConversionLedger
+
+        return QrConversionLedger(
+            self.offer_ledger,
+            self.qr_stats,
+            on_error=lambda exc: observability.count("QrRedemptionsNotCounted"),
         )
 
     @cached_property

@@ -167,7 +167,12 @@ class LocalStack:
         out = self._output("chalice")
         env = {**os.environ, **self.env, "PYTHONWARNINGS": "ignore::UserWarning"}
         self.chalice = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         wait_http(f"http://127.0.0.1:{self.port}/health", 60, self.chalice)
@@ -255,11 +260,11 @@ def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
     if seeded:
         for qr in seeded["qr_codes"]:
             say(f"  # QR code at {qr['store_id']} ({qr['placement']}): 302 to {qr['destination']}")
-            say(f"  curl -i {base}/q/{qr['code']}")
+            say(f"  curl -i -A 'Mozilla/5.0 (iPhone)' -H 'Accept-Language: en' {base}/q/{qr['code']}")
         tampered = seeded["qr_codes"][0]["code"]
         tampered = tampered[:-1] + ("A" if tampered[-1] != "A" else "B")
         say("  # a tampered code: 404 page, nothing recorded")
-        say(f"  curl -i {base}/q/{tampered}")
+        say(f"  curl -i -A 'Mozilla/5.0 (iPhone)' -H 'Accept-Language: en' {base}/q/{tampered}")
     say()
     say(
         f"  What SES/SNS sent: http://127.0.0.1:{moto_port}/moto-api/data.json   "

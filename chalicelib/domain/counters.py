@@ -5,12 +5,22 @@ hour buckets; each scope-hour is one item holding many named counts. The ``all``
 every event, so it is write-sharded: an event goes to shard ``hash(messageId) % shards`` and
 readers add the shards up. Counters are only ever incremented inside the same atomic write
 that records the event's idempotency marker, so a redelivered event never counts twice.
+
+QR analytics use two more scopes with **day** buckets (``YYYYMMDD``, UTC) and the UTC hour in
+the counter name, so a month of one code's analytics is 30 reads, not 720:
+``qr#{qr_id}`` holds ``s{HH}`` (shopper scans), ``u{HH}`` (of which a visitor's first of the
+code in 24 h) and ``r{HH}`` (redemptions of offers the code's scans triggered);
+``qrstore#{store_id}`` holds the same for the whole store (``u`` is unique to the store) plus
+per code ``c:{qr_id}`` (scans), ``cu:{qr_id}`` (unique) and ``cr:{qr_id}`` (redemptions).
+Bots and repeat scans never reach the queue, so they are not counted here (see
+domain/qr_scans.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from chalicelib.domain.clock import hour_bucket
 from chalicelib.domain.events import Event
@@ -18,8 +28,8 @@ from chalicelib.domain.events import Event
 
 @dataclass(frozen=True)
 class CounterIncrement:
-    scope: str  # "all#s{n}" or "store#{store_id}"
-    hour: str  # YYYYMMDDHH (UTC)
+    scope: str  # "all#s{n}", "store#{store_id}", "qr#{qr_id}" or "qrstore#{store_id}"
+    hour: str  # the bucket: YYYYMMDDHH (UTC); YYYYMMDD for the qr scopes
     counts: dict[str, int]
 
 
@@ -53,4 +63,42 @@ def increments_for(
             f"intent:{moment.intent.value}": 1,
         }
         result.append(CounterIncrement(f"store#{store_id}", hour, store_counts))
+        if moment.moment_type == "qr_scanned":
+            result.extend(qr_scan_increments(event, store_id))
     return result
+
+
+def day_bucket(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d")
+
+
+def qr_scan_increments(event: Event, store_id: str) -> list[CounterIncrement]:
+    """A genuine scan (already verified by the worker) of the code in ``properties.code``.
+    ``unique_code`` / ``unique_store`` come from the /q/ route's scan memory; in-app scans
+    carry neither, so they count as scans but not as unique visitors."""
+    qr_id = str(event.properties.get("code", "")).strip().upper()[:8]
+    hh = event.timestamp.astimezone(UTC).strftime("%H")
+    unique_code = event.properties.get("unique_code") is True
+    unique_store = event.properties.get("unique_store") is True
+    code_counts = {f"s{hh}": 1}
+    store_counts = {f"s{hh}": 1, f"c:{qr_id}": 1}
+    if unique_code:
+        code_counts[f"u{hh}"] = 1
+        store_counts[f"cu:{qr_id}"] = 1
+    if unique_store:
+        store_counts[f"u{hh}"] = 1
+    day = day_bucket(event.timestamp)
+    return [
+        CounterIncrement(f"qr#{qr_id}", day, code_counts),
+        CounterIncrement(f"qrstore#{store_id}", day, store_counts),
+    ]
+
+
+def qr_redemption_increments(qr_id: str, store_id: str, at: datetime) -> list[CounterIncrement]:
+    """An offer triggered by a scan of ``qr_id`` was redeemed at ``at``."""
+    hh = at.astimezone(UTC).strftime("%H")
+    day = day_bucket(at)
+    return [
+        CounterIncrement(f"qr#{qr_id}", day, {f"r{hh}": 1}),
+        CounterIncrement(f"qrstore#{store_id}", day, {f"r{hh}": 1, f"cr:{qr_id}": 1}),
+    ]

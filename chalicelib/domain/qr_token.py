@@ -41,12 +41,17 @@ def sign(qr_id: str, kid: str, key: bytes) -> str:
     return f"{qr_id}{kid}{_mac(qr_id, kid, key)}"
 
 
-def verify(token: str, keys: Mapping[str, bytes]) -> str:
-    """The qr_id a genuine token names; raises InvalidToken for anything else."""
+def split(token: str) -> tuple[str, str, str]:
+    """(qr_id, kid, mac) of a well-formed token, normalised to uppercase; nothing verified."""
     token = token.strip().upper()
     if len(token) != TOKEN_LEN or any(c not in ALPHABET for c in token):
         raise InvalidToken("malformed")
-    qr_id, kid, mac = token[:ID_LEN], token[ID_LEN], token[ID_LEN + KID_LEN :]
+    return token[:ID_LEN], token[ID_LEN], token[ID_LEN + KID_LEN :]
+
+
+def verify(token: str, keys: Mapping[str, bytes]) -> str:
+    """The qr_id a genuine token names; raises InvalidToken for anything else."""
+    qr_id, kid, mac = split(token)
     key = keys.get(kid)
     if key is None:
         raise InvalidToken("unknown key")

@@ -173,12 +173,16 @@ def decide(
         if held_out and not passing:
             considered.append({"campaign": campaign.id, "reason": "holdout"})
             return Decision([], local_now, str(tz), holdout=campaign, considered=considered)
-        considered.append({"campaign": campaign.id, "reason": "holdout" if held_out else reason, "channel": channel})
+        considered.append(
+            {"campaign": campaign.id, "reason": "holdout" if held_out else reason, "channel": channel}
+        )
         if reason is None and channel is not None:
             # A lower campaign's control group is kept as a candidate too: if the ones above it
             # cannot go, the shopper is recorded as held out of it, never sent it.
             passing.append(
-                Candidate(campaign, channel, score(campaign, moment, profile, now, policy.half_life), held_out)
+                Candidate(
+                    campaign, channel, score(campaign, moment, profile, now, policy.half_life), held_out
+                )
             )
         elif first_no is None:
             first_no = (campaign, reason or "no_channel")

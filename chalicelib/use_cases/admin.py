@@ -1,5 +1,6 @@
-"""Admin use cases: app write keys, QR records (for the seed; issue #5 adds their API),
-looking at a user's profile, and erasing a user (PII must be erasable)."""
+"""Admin use cases: app write keys, QR records with fixed ids (the demo seed and tests; the QR
+admin API is use_cases/qr_admin.py), looking at a user's profile, and erasing a user (PII must
+be erasable)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.ports import AppKeyRepository, MomentStore, QrCodeRepository
 from chalicelib.domain.profile import Subject, decayed_view
 from chalicelib.domain.qr_token import new_qr_id
-from chalicelib.domain.records import AppKey, QrCode, hash_write_key, is_safe_destination
+from chalicelib.domain.records import AppKey, QrCode, destination_problem, hash_write_key
 from chalicelib.settings import Settings
 from chalicelib.use_cases.scan_qr import QrCodes
 
@@ -54,16 +55,31 @@ class Admin:
         product_id: str | None = None,
         placement: str | None = None,
         qr_id: str | None = None,
-    ) -> dict[str, str]:
-        if not is_safe_destination(destination):
-            raise InvalidInput([FieldError("destination", "must be an absolute https URL")])
+    ) -> dict[str, Any]:
+        """Write a QR record as given (a fixed ``qr_id`` makes it idempotent), under the same
+        destination rules as the API; returns it with its signed ``code`` and scan ``url``."""
+        problem = destination_problem(destination, self._settings.qr_allowed_domains)
+        if problem:
+            raise InvalidInput([FieldError("destination", problem)])
+        now = iso(self._clock.now())
         record = QrCode(
-            qr_id or new_qr_id(), store_id, destination, iso(self._clock.now()), product_id, placement
+            qr_id or new_qr_id(),
+            store_id,
+            destination,
+            now,
+            product_id,
+            placement,
+            kid=self._qr_codes.signing_kid,
+            updated_at=now,
         )
         self._qr_repository.put(record)
+        self._qr_codes.forget()
+        code = self._qr_codes.token_of(record)
+        base = self._settings.public_base_url
         return {
-            **{k: v for k, v in asdict(record).items() if v is not None},
-            "code": self._qr_codes.token_for(record.qr_id),
+            **{k: v for k, v in asdict(record).items() if v not in (None, ())},
+            "code": code,
+            "url": f"{base}/q/{code}" if base else None,
         }
 
     def user_view(self, user_id: str) -> dict[str, Any]:

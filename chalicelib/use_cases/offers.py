@@ -281,9 +281,18 @@ class OfferPipeline:
             campaign = candidate.campaign
             valid_until = now + timedelta(minutes=campaign.offer.valid_minutes)
             if candidate.holdout:
-                return self._final(subject, offer_id, {
-                    **base, "campaign_id": campaign.id, "status": "holdout", "reason": "holdout",
-                    "valid_until": iso(valid_until), "considered": [*base["considered"], *refusals]})
+                return self._final(
+                    subject,
+                    offer_id,
+                    {
+                        **base,
+                        "campaign_id": campaign.id,
+                        "status": "holdout",
+                        "reason": "holdout",
+                        "valid_until": iso(valid_until),
+                        "considered": [*base["considered"], *refusals],
+                    },
+                )
             product = best_product(campaign, facts, profile, now, self._settings.affinity_half_life)
             values = {
                 "first_name": profile.traits.get("first_name"),
@@ -450,16 +459,22 @@ class OfferPipeline:
             return "quiet_hours"
         return None
 
-    def _resume(self, subject: Subject, offer_id: str, record: dict[str, Any],
-                profile: Profile | None = None) -> OfferOutcome:
+    def _resume(
+        self, subject: Subject, offer_id: str, record: dict[str, Any], profile: Profile | None = None
+    ) -> OfferOutcome:
         status = record.get("status")
         if status in FINAL_STATUSES:
             return _outcome(record)
         now = self._clock.now()
         if status == "retry" and (reason := self._still_allowed(record, profile, now)):
             try:
-                self._ledger.transition(subject, offer_id, "retry", "suppressed",
-                                        {"reason": reason, "detail": "re-checked before retrying the send"})
+                self._ledger.transition(
+                    subject,
+                    offer_id,
+                    "retry",
+                    "suppressed",
+                    {"reason": reason, "detail": "re-checked before retrying the send"},
+                )
             except Conflict:
                 return _outcome(self._ledger.get(subject, offer_id) or record)
             return _outcome({**record, "status": "suppressed", "reason": reason})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -91,7 +92,7 @@ class ProcessEvent:
 
     def __call__(self, envelope: Envelope) -> Processed:
         event = envelope.event
-        context = self._moment_context(event)
+        context = self._moment_context(event, envelope.received_at)
         for _attempt in range(MAX_ATTEMPTS):
             plan = self._plan(envelope, context)
             try:
@@ -132,11 +133,11 @@ class ProcessEvent:
             return Subject(kind, ident)
         return plan.profile.subject
 
-    def _moment_context(self, event: Event) -> MomentContext:
+    def _moment_context(self, event: Event, received_at: datetime | None = None) -> MomentContext:
         props = event.properties
         if event.event == "QR Code Scanned":
-            try:
-                record = self._qr_codes.resolve(str(props.get("code", "")))
+            try:  # judged as at ingest: a scan just before a revocation still counts
+                record = self._qr_codes.resolve(str(props.get("code", "")), at=received_at)
             except NotFound:
                 return MomentContext(rejected="invalid_qr_code")
             return MomentContext(record.store_id, record.product_id)

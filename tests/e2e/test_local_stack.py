@@ -14,6 +14,14 @@ import requests
 
 pytestmark = pytest.mark.e2e
 AUTH = ("demo-write-key", "")
+# A phone camera's browser (the /q/ route does not count requests without browser evidence)
+PHONE = {
+    "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Accept-Language": "en-US,en;q=0.9",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+}
 
 
 def post(stack, path, payload, **kwargs):
@@ -64,7 +72,9 @@ def test_the_same_message_three_times_counts_once(local_stack):
 
 def test_printed_qr_link_redirects_and_a_tampered_one_is_404(local_stack):
     qr = local_stack.state["qr_codes"][0]
-    response = requests.get(f"{local_stack.base_url}/q/{qr['code']}", allow_redirects=False, timeout=10)
+    response = requests.get(
+        f"{local_stack.base_url}/q/{qr['code']}", allow_redirects=False, timeout=10, headers=PHONE
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == qr["destination"]
     visitor = response.cookies["mm_vid"]
@@ -78,6 +88,7 @@ def test_printed_qr_link_redirects_and_a_tampered_one_is_404(local_stack):
         allow_redirects=False,
         timeout=10,
         cookies={"mm_vid": visitor2},
+        headers=PHONE,
     )
     assert response.status_code == 404
     assert "Location" not in response.headers

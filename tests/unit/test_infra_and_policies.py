@@ -132,7 +132,9 @@ def test_deployed_stages_carry_no_demo_secrets(stage):
 
 
 def test_every_configured_variable_is_one_the_code_reads():
-    source = "".join((ROOT / f).read_text() for f in ("chalicelib/settings.py", "chalicelib/wiring.py", "app.py"))
+    source = "".join(
+        (ROOT / f).read_text() for f in ("chalicelib/settings.py", "chalicelib/wiring.py", "app.py")
+    )
     for stage in STAGES:
         env = {**CONFIG["environment_variables"], **CONFIG["stages"][stage]["environment_variables"]}
         for name in env:
