@@ -14,7 +14,9 @@ Routes:
                                              and /qr-stats: a store's print sheet and analytics
   POST /admin/apps                           create an app and its write key
   GET  /admin/users/{user_id}                a user's profile
-  DELETE /admin/users/{user_id}              erase a user (profile, markers, aliases)
+  GET  /admin/users/{user_id}/export         everything held about a user, as JSON
+  DELETE /admin/users/{user_id}              erase a user: profile, moments, offers, caps,
+                                             devices and push endpoints, aliases, anonymous ids
 Events:
   SQS events queue -> process_events         the worker (exactly once per messageId)
   SNS SES feedback -> ses_feedback           bounces and complaints suppress the address
@@ -311,6 +313,13 @@ def erase_user(user_id: str) -> Response:
     return json_response(200, wiring.container().admin.erase_user(_path_param(user_id)))
 
 
+@app.route("/admin/users/{user_id}/export", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def export_user(user_id: str) -> Response:
+    return json_response(200, wiring.container().admin.export_user(_path_param(user_id)))
+
+
 def _path_param(value: str) -> str:
     from urllib.parse import unquote
 
@@ -523,3 +532,41 @@ def ses_feedback(event: Any) -> None:
     suppressed = wiring.container().audience.ses_feedback(event.message)
     if suppressed:
         observability.count("AddressesSuppressed", len(suppressed))
+
+
+# Stores and their geofences (issue 4) -------------------------------------------------------
+@app.route("/admin/stores", methods=["POST"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def create_store() -> Response:
+    return json_response(201, wiring.container().store_admin.create(_json_body(512 * 1024)))
+
+
+@app.route("/admin/stores", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def list_stores() -> Response:
+    return json_response(200, {"stores": wiring.container().store_admin.list()})
+
+
+@app.route("/admin/stores/{store_id}", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def get_store(store_id: str) -> Response:
+    return json_response(200, wiring.container().store_admin.get(_path_param(store_id)))
+
+
+@app.route("/admin/stores/{store_id}", methods=["PATCH"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def update_store(store_id: str) -> Response:
+    body = _json_body(512 * 1024)
+    return json_response(200, wiring.container().store_admin.update(_path_param(store_id), body))
+
+
+@app.route("/admin/stores/{store_id}", methods=["DELETE"], authorizer=iam)
+@handles_errors
+@admin_only
+def delete_store(store_id: str) -> Response:
+    wiring.container().store_admin.delete(_path_param(store_id))
+    return Response(body="", status_code=204)

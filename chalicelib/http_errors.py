@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     RetryableError,
     Unauthorized,
 )
+from chalicelib.rate_limit import RateLimited
 from chalicelib.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,12 @@ def error_response(exc: Exception) -> Response:
             {"error": "temporarily unavailable, retry later", "retryable": True},
             {"Retry-After": RETRY_AFTER_SECONDS},
         )
+    if isinstance(exc, RateLimited):
+        return json_response(
+            429,
+            {"error": str(exc), "scope": exc.scope, "retryable": True, "retry_after": exc.retry_after},
+            {"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, SettingsError):
         logger.error("misconfigured: %s", exc)
         return json_response(500, {"error": "the service is misconfigured; see its logs"})
@@ -74,6 +81,7 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             NotFound,
             RetryableError,
             Conflict,
+            RateLimited,
             SettingsError,
         ) as exc:
             return error_response(exc)

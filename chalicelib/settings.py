@@ -55,6 +55,13 @@ class Settings:
     qr_allowed_domains: tuple[str, ...] = ()  # destinations must be on one of these (or a subdomain)
     qr_scan_dedupe_seconds: int = 300  # repeat scans of one code by one visitor within this count once
     qr_destination_template: str | None = None  # "https://shop.example.com/p/{product_id}"
+    # Ingest rate limits, per warm container (0 = off); SMS spend ceiling per UTC day (0 = none)
+    rate_limit_per_key_per_second: float = 200.0
+    rate_limit_per_device_per_minute: float = 300.0
+    sms_daily_budget_usd: float = 0.0
+    # Geofences (issue 4)
+    max_travel_kmh: float = 300.0  # faster than this since the last position: impossible_travel
+    fence_cache_ttl_seconds: float = 300.0  # a warm worker re-reads a geohash cell's fences after this
 
     @property
     def deployed(self) -> bool:
@@ -127,6 +134,11 @@ class Settings:
             problems.append(
                 f"MM_QR_DESTINATION_TEMPLATE must be an https URL containing {{product_id}}, got {template!r}"
             )
+        max_travel = number("MM_MAX_TRAVEL_KMH", 300, 1)
+        fence_ttl = number("MM_FENCE_CACHE_TTL_SECONDS", 300, 0)
+        per_key = number("MM_RATE_LIMIT_PER_KEY_PER_SECOND", 200, 0)
+        per_device = number("MM_RATE_LIMIT_PER_DEVICE_PER_MINUTE", 300, 0)
+        sms_budget = number("MM_SMS_DAILY_BUDGET_USD", 0, 0)
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(
@@ -157,6 +169,11 @@ class Settings:
             qr_allowed_domains=allowed_domains,
             qr_scan_dedupe_seconds=int(dedupe_seconds),
             qr_destination_template=template,
+            max_travel_kmh=max_travel,
+            fence_cache_ttl_seconds=fence_ttl,
+            rate_limit_per_key_per_second=per_key,
+            rate_limit_per_device_per_minute=per_device,
+            sms_daily_budget_usd=sms_budget,
         )
 
 

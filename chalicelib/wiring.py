@@ -98,6 +98,19 @@ class Container:
 
         return DynamoDBStores(self.dynamodb, self.settings.table_name)
 
+    @cached_property
+    def fences(self) -> Any:
+        """Stores + the geofence cell index (cells cached per warm Lambda)."""
+        from chalicelib.adapters.dynamodb_fences import DynamoDBFences
+
+        return DynamoDBFences(self.dynamodb, self.settings.table_name, self.settings.fence_cache_ttl_seconds)
+
+    @cached_property
+    def store_admin(self) -> Any:
+        from chalicelib.use_cases.stores import StoreAdmin
+
+        return StoreAdmin(self.fences, self.clock)
+
     # Use cases
     @cached_property
     def write_keys(self) -> Any:
@@ -115,7 +128,18 @@ class Container:
     def ingest(self) -> Any:
         from chalicelib.use_cases.ingest import Ingest
 
-        return Ingest(self.event_queue, self.clock)
+        return Ingest(self.event_queue, self.clock, self.ingest_limits)
+
+    @cached_property
+    def ingest_limits(self) -> Any:
+        """Token buckets per write key and per device, per warm container (no I/O)."""
+        from chalicelib.rate_limit import IngestLimits
+
+        return IngestLimits(
+            self.settings.rate_limit_per_key_per_second,
+            self.settings.rate_limit_per_device_per_minute,
+            self.clock,
+        )
 
     @cached_property
     def qr_codes(self) -> Any:
@@ -133,7 +157,9 @@ class Container:
     def process_event(self) -> Any:
         from chalicelib.use_cases.process_events import ProcessEvent
 
-        return ProcessEvent(self.moment_store, self.qr_codes, self.settings, self.clock, self.after_moment)
+        return ProcessEvent(
+            self.moment_store, self.qr_codes, self.settings, self.clock, self.after_moment, fences=self.fences
+        )
 
     # Offers ---------------------------------------------------------------------------
     @cached_property
@@ -215,7 +241,20 @@ class Container:
             self.sms_sender,
             self.settings,
             self.clock,
+            sms_budget=self.sms_budget,
         )
+
+    @cached_property
+    def sms_budget(self) -> Any:
+        """The daily SMS ceiling: MM_SMS_DAILY_BUDGET_USD / MM_SMS_MAX_PRICE_USD messages per UTC
+        day (None when no budget is set)."""
+        budget, price = self.settings.sms_daily_budget_usd, self.settings.sms_max_price_usd
+        if budget <= 0:
+            return None
+        from chalicelib.adapters.dynamodb_offers import DynamoDBSmsBudget
+
+        max_per_day = int(budget / price) if price > 0 else 0
+        return DynamoDBSmsBudget(self.dynamodb, self.settings.table_name, max_per_day)
 
     @cached_property
     def redemptions(self) -> Any:
@@ -276,8 +315,24 @@ class Container:
         from chalicelib.use_cases.admin import Admin
 
         return Admin(
-            self.app_keys, self.qr_repository, self.qr_codes, self.moment_store, self.settings, self.clock
+            self.app_keys,
+            self.qr_repository,
+            self.qr_codes,
+            self.moment_store,
+            self.settings,
+            self.clock,
+            subject_data=self.moment_store,
+            endpoints=self.push_endpoints,
         )
+
+    @cached_property
+    def push_endpoints(self) -> Any:
+        """Deletes a user's SNS push endpoints on erasure (None without push configured)."""
+        if self.push_sender is None:
+            return None
+        from chalicelib.adapters.sns_endpoints import SnsEndpoints
+
+        return SnsEndpoints(self.sns)
 
 
 _container: Container | None = None

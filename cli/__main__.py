@@ -1,4 +1,5 @@
-"""``python -m cli``: the micromoments command line. ``python -m cli qr --help`` for QR codes."""
+"""``python -m cli``: the micromoments command line. ``python -m cli qr --help`` for QR codes,
+``python -m cli users --help`` to export or erase a user's data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from cli import qr
+from cli import qr, stores, users
 from cli.local_stack import DEFAULT_STATE_FILE
 
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     qr.add_parser(commands)
+    stores.add_parser(commands)
+    users.add_parser(commands)
     return parser
 
 

@@ -246,7 +246,8 @@ def banner(port: int, moto_port: int, seeded: dict[str, Any] | None) -> None:
     say("  # 3. she walks into the coffee shop's geofence: a push offer follows within a second")
     say(
         f'  curl -u demo-write-key: {base}/v1/track -d \'{{"userId":"alice","event":'
-        f'"Geofence Entered","properties":{{"store_id":"store-001"}}}}\''
+        f'"Geofence Entered","properties":{{"store_id":"store-001","latitude":37.7936,'
+        f'"longitude":-122.3958,"accuracy_m":10}}}}\''
     )
     say("  # 4. what was decided and why, and her profile")
     say(f"  curl {admin} {base}/admin/users/alice/offers")

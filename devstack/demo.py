@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +37,10 @@ CITIES = (
     "Pacific/Auckland",
 )
 WRITE_KEY = "demo-write-key"
+# At Bean There Coffee (store-001): the server checks an SDK's geofence report against the fence
+AT_COFFEE = {"store_id": "store-001", "latitude": 37.7936, "longitude": -122.3958, "accuracy_m": 10}
+# 170 m up the street: beyond the fence's exit margin
+UP_THE_STREET = {"store_id": "store-001", "latitude": 37.7951, "longitude": -122.3958, "accuracy_m": 10}
 ADMIN = {"Authorization": "Bearer demo-admin-token"}
 
 
@@ -72,8 +76,9 @@ class Client:
         except urllib.error.HTTPError as exc:
             return {"status": exc.code, **json.loads(exc.read() or b"{}")}
 
-    def track(self, user: str, event: str, **properties: Any) -> str:
+    def track(self, user: str, event: str, minutes_ago: float = 0, **properties: Any) -> str:
         message_id = f"demo-{uuid.uuid4().hex[:12]}"
+        at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
         self.call(
             "POST",
             "/v1/track",
@@ -81,7 +86,7 @@ class Client:
                 "userId": user,
                 "event": event,
                 "messageId": message_id,
-                "timestamp": datetime.now(UTC).isoformat(),
+                "timestamp": at.isoformat(),
                 "properties": properties,
             },
         )
@@ -160,22 +165,30 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(0.5)
     before = outbox.sent_messages(moto_url)
     qr = state["qr_codes"][1]["code"] if state.get("qr_codes") else "AAAAAAAAAAAAAAAAAAAAAA"
-    steps: list[tuple[str, str, str, dict[str, Any]]] = [
-        (alice, "scans the shirt's QR code in the app", "QR Code Scanned", {"code": qr}),
-        (alice, "walks into Bean There Coffee's geofence", "Geofence Entered", {"store_id": "store-001"}),
-        (alice, "walks in again ten minutes later", "Geofence Entered", {"store_id": "store-001"}),
+    # (who, what they do, event, minutes ago, properties); geofence reports carry the phone's fix,
+    # which the server checks against the store's fence
+    steps: list[tuple[str, str, str, float, dict[str, Any]]] = [
+        (alice, "scans the shirt's QR code in the app", "QR Code Scanned", 0, {"code": qr}),
+        (alice, "walks into Bean There Coffee's geofence", "Geofence Entered", 9, AT_COFFEE),
+        (alice, "walks on up the street", "Geofence Exited", 6, UP_THE_STREET),
+        (alice, "comes back a few minutes later", "Geofence Entered", 0, AT_COFFEE),
         (
             bob,
             "watches 90% of the styling video",
             "Video Milestone Reached",
+            0,
             {"video_id": "styling-101", "percent": 90},
         ),
-        (carol, "passes the coffee shop late at night", "Geofence Entered", {"store_id": "store-001"}),
+        (carol, "passes the coffee shop late at night", "Geofence Entered", 0, AT_COFFEE),
     ]
-    for user, what, event, props in steps:
+    for user, what, event, minutes_ago, props in steps:
         known = len(client.offers(user))
         started = time.monotonic()
-        client.track(user, event, **props)
+        client.track(user, event, minutes_ago, **props)
+        if event == "Geofence Exited":
+            time.sleep(1.0)  # let the worker see her leave before she comes back
+            print(f"- {user.split('-')[0].title()} {what}: a geofence exit (no offer for leaving)")
+            continue
         record = wait_for_offer(client, user, known, timeout=3.0)
         took = f"{(time.monotonic() - started) * 1000:.0f} ms" if record else "-"
         print(f"- {user.split('-')[0].title()} {what}: {describe(record)} [{took}]")
@@ -189,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback
+        client.track(dan, "Geofence Exited", 6, **UP_THE_STREET)
+        time.sleep(1.0)
         known = len(client.offers(dan))
-        client.track(dan, "Geofence Entered", store_id="store-001")
+        client.track(dan, "Geofence Entered", **AT_COFFEE)
         print(
             f"- Dan clicks one-click unsubscribe, then enters the geofence: "
             f"{describe(wait_for_offer(client, dan, known, 3.0))}"
@@ -223,7 +238,7 @@ def _token_for(client: Client, user: str) -> str | None:
     """Dan has no offer email yet: give him one by letting him enter once, then take the
     unsubscribe link from the ledger (it is the link his email carries)."""
     known = len(client.offers(user))
-    client.track(user, "Geofence Entered", store_id="store-001")
+    client.track(user, "Geofence Entered", 9, **AT_COFFEE)
     record = wait_for_offer(client, user, known, 3.0)
     print(f"- Dan enters the geofence: {describe(record)}")
     if not record or "unsubscribe_url" not in record:

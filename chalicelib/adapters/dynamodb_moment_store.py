@@ -182,33 +182,61 @@ class DynamoDBMomentStore:
         with translated("PutItem profile"):
             self._client.put_item(**put)
 
-    def erase(self, subject: Subject) -> int:
-        pk = subject_pk(subject)
-        deleted = 0
+    def items_of(self, subject: Subject) -> list[dict[str, Any]]:
+        """Every item stored under ``subject`` (profile, markers, alias, offers, caps, devices),
+        for a data export."""
+        items: list[dict[str, Any]] = []
+        for page in self._pages(subject, projection=None):
+            items.extend(deserialize(i) for i in page)
+        return items
+
+    def _pages(self, subject: Subject, projection: str | None) -> Any:
         start: dict[str, Any] | None = None
         while True:
             query: dict[str, Any] = {
                 "TableName": self._table,
                 "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": pk}},
-                "ProjectionExpression": "PK, SK",
+                "ExpressionAttributeValues": {":pk": {"S": subject_pk(subject)}},
+                "ConsistentRead": True,
             }
+            if projection:
+                query["ProjectionExpression"] = projection
             if start:
                 query["ExclusiveStartKey"] = start
             with translated("Query subject"):
                 page = self._client.query(**query)
-            keys = [{"PK": i["PK"], "SK": i["SK"]} for i in page.get("Items", [])]
-            for chunk_start in range(0, len(keys), 25):
-                requests = [{"DeleteRequest": {"Key": k}} for k in keys[chunk_start : chunk_start + 25]]
-                for _attempt in range(5):
-                    with translated("BatchWriteItem erase"):
-                        result = self._client.batch_write_item(RequestItems={self._table: requests})
-                    requests = result.get("UnprocessedItems", {}).get(self._table, [])
-                    if not requests:
-                        break
-                if requests:
-                    raise RetryableError(f"erase {pk}: {len(requests)} deletes left unprocessed")
-            deleted += len(keys)
+            yield page.get("Items", [])
             start = page.get("LastEvaluatedKey")
             if not start:
-                return deleted
+                return
+
+    def _delete(self, keys: list[dict[str, Any]], what: str) -> None:
+        for chunk_start in range(0, len(keys), 25):
+            requests = [{"DeleteRequest": {"Key": k}} for k in keys[chunk_start : chunk_start + 25]]
+            for _attempt in range(5):
+                with translated("BatchWriteItem erase"):
+                    result = self._client.batch_write_item(RequestItems={self._table: requests})
+                requests = result.get("UnprocessedItems", {}).get(self._table, [])
+                if not requests:
+                    break
+            if requests:
+                raise RetryableError(f"erase {what}: {len(requests)} deletes left unprocessed")
+
+    def erase(self, subject: Subject) -> int:
+        """Delete every item under ``subject`` and the ``REDEEM#{code}`` pointers of its offers
+        (they name the subject). Returns how many items were deleted. Idempotent: a retry after
+        a partial failure deletes what is left."""
+        pk = subject_pk(subject)
+        deleted = 0
+        for page in self._pages(subject, projection="PK, SK, code"):
+            # Pointers first: once the offer is gone nothing else would find them.
+            pointers = [
+                key(f"REDEEM#{i['code']['S']}", "META")
+                for i in page
+                if i["SK"]["S"].startswith("OFFER#") and "S" in i.get("code", {})
+            ]
+            self._delete(pointers, f"{pk} redemption codes")
+            keys = [{"PK": i["PK"], "SK": i["SK"]} for i in page]
+            self._delete(keys, pk)
+            deleted += len(keys) + len(pointers)
+        return deleted

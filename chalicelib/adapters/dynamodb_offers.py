@@ -381,3 +381,35 @@ class DynamoDBCampaigns:
             )
         item = response.get("Item")
         return int(deserialize(item).get("used", 0)) if item else 0
+
+
+class DynamoDBSmsBudget:
+    """The SMS spend ceiling: at most ``max_per_day`` SMS per UTC day (``MM_SMS_DAILY_BUDGET_USD``
+    divided by ``MM_SMS_MAX_PRICE_USD``, the most SNS may charge for one), counted atomically in
+    ``SMSBUDGET#{YYYY-MM-DD}``/``COUNT`` before each send. A send that then fails still counts:
+    the ceiling errs on the side of spending less."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, max_per_day: int) -> None:
+        self._client = client
+        self._table = table_name
+        self.max_per_day = max_per_day
+
+    def take(self, day: str, ttl_epoch: int) -> bool:
+        """One SMS of ``day``'s budget; False (nothing taken) when it is spent."""
+        try:
+            with translated("UpdateItem sms budget"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key(f"SMSBUDGET#{day}", "COUNT"),
+                    UpdateExpression="ADD sent :one SET #ttl = :ttl",
+                    ConditionExpression="attribute_not_exists(sent) OR sent < :limit",
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":limit": {"N": str(self.max_per_day)},
+                        ":ttl": {"N": str(ttl_epoch)},
+                    },
+                )
+        except Conflict:
+            return False
+        return True

@@ -115,6 +115,18 @@ class InMemoryMomentStore:
             deleted += 1
         return deleted
 
+    def items_of(self, subject: Subject) -> list[dict[str, Any]]:
+        """The DynamoDB store's export view: the subject's profile, markers and alias."""
+        pk = f"{'USER' if subject.kind == 'user' else 'ANON'}#{subject.id}"
+        items: list[dict[str, Any]] = []
+        profile = self.profiles.get(subject)
+        if profile is not None:
+            items.append({"PK": pk, "SK": "PROFILE", "traits": dict(profile.traits)})
+        items.extend({"PK": pk, "SK": f"MSG#{k[1]}", **v} for k, v in self.markers.items() if k[0] == subject)
+        if subject.kind == "anon" and subject.id in self.aliases:
+            items.append({"PK": pk, "SK": "ALIAS", "user_id": self.aliases[subject.id]})
+        return items
+
     def totals(self, scope_prefix: str = "all#") -> dict[str, int]:
         """Counters summed over shards and hours (what a report would read)."""
         out: dict[str, int] = {}
@@ -310,3 +322,17 @@ class RecordingSender:
         return self.endpoints.setdefault(
             token, f"arn:aws:sns:us-east-1:123456789012:endpoint/{platform}/{len(self.endpoints)}"
         )
+
+
+class InMemorySmsBudget:
+    """The twin of ``DynamoDBSmsBudget``: at most ``max_per_day`` SMS per day."""
+
+    def __init__(self, max_per_day: int) -> None:
+        self.max_per_day = max_per_day
+        self.sent: dict[str, int] = {}
+
+    def take(self, day: str, ttl_epoch: int) -> bool:
+        if self.sent.get(day, 0) >= self.max_per_day:
+            return False
+        self.sent[day] = self.sent.get(day, 0) + 1
+        return True

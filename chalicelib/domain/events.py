@@ -44,6 +44,17 @@ MOMENTS: dict[str, MomentKind] = {
     "Order Completed": MomentKind("order_completed", Intent.BUY, ("order_id",)),
 }
 
+# Events the worker's detectors (chalicelib/geo) turn into moments: positions become
+# geofence_entered / _dwelled / _exited; playing heartbeats become video_milestone.
+LOCATION_EVENT = "Location Updated"
+GEOFENCE_CLAIMS = {"Geofence Entered": "entered", "Geofence Dwelled": "dwelled", "Geofence Exited": "exited"}
+DETECTED_EVENT_NAMES = {
+    "geofence_entered": "Geofence Entered",
+    "geofence_dwelled": "Geofence Dwelled",
+    "geofence_exited": "Geofence Exited",
+    "video_milestone": "Video Milestone Reached",
+}
+
 
 def classify(event_name: str | None) -> MomentKind | None:
     """The moment an event name signals, or None for events we only count."""

@@ -68,6 +68,10 @@ class Profile:
     unsubscribed_at: str | None = None  # one-click unsubscribe: no more offers on any channel
     first_seen: str | None = None
     last_seen: str | None = None
+    # Per-device state of the moment detectors (chalicelib/geo): fences the device is inside
+    # and its last accepted position; watched intervals and fired milestones per video.
+    fence_state: dict[str, Any] = field(default_factory=dict)
+    video_state: dict[str, Any] = field(default_factory=dict)
 
     def has_consent(self, channel: str) -> bool:
         return bool(self.consents.get(channel, {}).get("granted"))

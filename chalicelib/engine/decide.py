@@ -36,6 +36,7 @@ class StoreInfo:
     store_id: str
     name: str | None = None
     timezone: str | None = None
+    opening_hours: str | None = None  # "Mo-Fr 08:00-18:00; Sa 10:00-14:00" (chalicelib/geo)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ def decide(
     if not eligible:
         return Decision([], local_now, str(tz))
     ranked = sorted(eligible, key=lambda c: (-score(c, moment, profile, now, policy.half_life), c.id))
+    if store is not None and store_closed(store, now):
+        closed: list[dict[str, Any]] = [{"campaign": c.id, "reason": "store_closed"} for c in ranked]
+        return Decision([], local_now, str(tz), suppressed=(ranked[0], "store_closed"), considered=closed)
     considered: list[dict[str, Any]] = []
     passing: list[Candidate] = []
     first_no: tuple[Campaign, str] | None = None
@@ -189,6 +193,20 @@ def decide(
     if passing:
         return Decision(passing, local_now, str(tz), considered=considered)
     return Decision([], local_now, str(tz), suppressed=first_no, considered=considered)
+
+
+def store_closed(store: StoreInfo, now: datetime) -> bool:
+    """The store has opening hours and is closed now, in its own time zone (unparseable hours
+    count as unknown, never as closed)."""
+    if not store.opening_hours:
+        return False
+    from chalicelib.geo import opening_hours
+
+    try:
+        schedule = opening_hours.parse(store.opening_hours)
+    except opening_hours.OpeningHoursError:
+        return False
+    return not opening_hours.is_open(schedule, now.astimezone(rules.zone(store.timezone, "UTC")))
 
 
 def best_product(

@@ -1,13 +1,21 @@
 """Admin use cases: app write keys, QR records with fixed ids (the demo seed and tests; the QR
-admin API is use_cases/qr_admin.py), looking at a user's profile, and erasing a user (PII must
-be erasable)."""
+admin API is use_cases/qr_admin.py), looking at a user's profile, and a user's data rights:
+exporting everything held about them, and erasing it.
+
+Everything about a shopper lives in the partitions of their subjects: ``USER#{id}`` and the
+``ANON#{id}`` of every anonymous id aliased to them (profile, markers, alias, offer ledger, caps,
+devices), plus the ``REDEEM#{code}`` pointers of their offers, which the store deletes with
+the offers. Erasure also deletes their SNS push endpoints (whose user data names them). What is
+kept: an email suppression (bounce/complaint) as ``EMAIL#{sha256}`` only, so an erased address
+that bounced or complained is still never mailed, and the hourly counters, which name no one.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol, cast
 
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
@@ -17,6 +25,62 @@ from chalicelib.domain.qr_token import new_qr_id
 from chalicelib.domain.records import AppKey, QrCode, destination_problem, hash_write_key
 from chalicelib.settings import Settings
 from chalicelib.use_cases.scan_qr import QrCodes
+
+
+class SubjectData(Protocol):
+    """The moment store's view of one subject's partition, for export and erasure."""
+
+    def items_of(self, subject: Subject) -> list[dict[str, Any]]: ...
+
+    def erase(self, subject: Subject) -> int: ...
+
+
+class EndpointDeleter(Protocol):
+    def delete(self, endpoint_arn: str) -> None: ...
+
+
+# SK prefix -> the export section it belongs to.
+_SECTIONS = (
+    ("PROFILE", "profile"),
+    ("MSG#", "moments"),
+    ("OFFER#", "offers"),
+    ("CAP#", "caps"),
+    ("DEVICE#", "devices"),
+    ("ALIAS", "alias"),
+)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: sets (DynamoDB string/number sets) become sorted lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=str)
+    return value
+
+
+def _sections(items: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"profile": None, "moments": [], "offers": [], "caps": [], "devices": []}
+    out["alias"] = None
+    out["other"] = []
+    for item in items:
+        sk = str(item.get("SK", ""))
+        data = _plain({k: v for k, v in item.items() if k not in ("PK",)})
+        for prefix, section in _SECTIONS:
+            if sk.startswith(prefix):
+                if section in ("profile", "alias"):
+                    out[section] = data
+                else:
+                    out[section].append(data)
+                break
+        else:
+            out["other"].append(data)
+    if not out["other"]:
+        del out["other"]
+    return out
+
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 
@@ -30,6 +94,8 @@ class Admin:
         store: MomentStore,
         settings: Settings,
         clock: Clock,
+        subject_data: SubjectData | None = None,
+        endpoints: EndpointDeleter | None = None,
     ) -> None:
         self._keys = keys
         self._qr_repository = qr_repository
@@ -37,6 +103,8 @@ class Admin:
         self._store = store
         self._settings = settings
         self._clock = clock
+        self._subject_data = subject_data
+        self._endpoints = endpoints
 
     def create_app(self, body: Any, write_key: str | None = None) -> dict[str, str]:
         """A new app and its write key. The key is shown once; only its hash is stored."""
@@ -96,15 +164,60 @@ class Admin:
             "affinities": decayed_view(profile, self._clock.now(), self._settings.affinity_half_life),
         }
 
-    def erase_user(self, user_id: str) -> dict[str, Any]:
-        """Delete the user's profile, markers and aliases, and every anonymous id's data."""
+    def _subjects_of(self, user_id: str) -> list[Subject]:
+        """The user and every anonymous id that is theirs. A shared device's anonymous id that
+        is aliased to someone else is not theirs: it is left alone."""
         profile = self._store.get_profile(Subject.user(user_id))
-        anonymous_ids = profile.anonymous_ids if profile else []
-        deleted = self._store.erase(Subject.user(user_id))
-        for anonymous_id in anonymous_ids:
-            # A shared device's anonymous id may belong to someone else: leave theirs alone.
+        subjects = [Subject.user(user_id)]
+        for anonymous_id in profile.anonymous_ids if profile else []:
             if self._store.get_alias(anonymous_id) in (None, user_id):
-                deleted += self._store.erase(Subject.anon(anonymous_id))
+                subjects.append(Subject.anon(anonymous_id))
+        return subjects
+
+    def _data(self) -> SubjectData:
+        # The DynamoDB moment store is both; a separate one can be given (tests, other stores).
+        return self._subject_data or cast(SubjectData, self._store)
+
+    def export_user(self, user_id: str) -> dict[str, Any]:
+        """Everything held about the user and their anonymous ids, as JSON-ready sections."""
+        data = self._data()
+        subjects = self._subjects_of(user_id)
+        held = [(s, data.items_of(s)) for s in subjects]
+        if not any(items for _, items in held):
+            raise NotFound(f"no data for user {user_id!r}")
+        user_items = held[0][1]
+        return {
+            "user_id": user_id,
+            "exported_at": iso(self._clock.now()),
+            **_sections(user_items),
+            "anonymous": [{"anonymous_id": subject.id, **_sections(items)} for subject, items in held[1:]],
+            "note": "Email suppressions (bounces, complaints) are kept as a SHA-256 of the "
+            "address only and are not linked to the user.",
+        }
+
+    def erase_user(self, user_id: str) -> dict[str, Any]:
+        """Delete every item about the user and their anonymous ids (profile, markers, alias,
+        offers with their redemption pointers, caps, devices) and their SNS push endpoints.
+        Safe to repeat: a retry after a partial failure deletes what is left."""
+        data = self._data()
+        subjects = self._subjects_of(user_id)
+        endpoints = [
+            str(item["endpoint_arn"])
+            for subject in subjects
+            for item in data.items_of(subject)
+            if str(item.get("SK", "")).startswith("DEVICE#") and item.get("endpoint_arn")
+        ]
+        endpoints_deleted = 0
+        if self._endpoints is not None:
+            for arn in endpoints:
+                self._endpoints.delete(arn)
+                endpoints_deleted += 1
+        deleted = sum(data.erase(subject) for subject in subjects)
         if deleted == 0:
             raise NotFound(f"no data for user {user_id!r}")
-        return {"user_id": user_id, "items_deleted": deleted, "anonymous_ids": len(anonymous_ids)}
+        return {
+            "user_id": user_id,
+            "items_deleted": deleted,
+            "anonymous_ids": len(subjects) - 1,
+            "push_endpoints_deleted": endpoints_deleted,
+        }

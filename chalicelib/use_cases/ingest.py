@@ -1,7 +1,9 @@
 """Ingest: validated Segment events -> one SQS call -> the accepted messageIds.
 
 No DynamoDB on this path. If the queue refuses, ``RetryableError`` propagates (503 +
-Retry-After); a 2xx is only ever returned for events that are on the queue.
+Retry-After); a 2xx is only ever returned for events that are on the queue. With ``limits``,
+a request over the app's or a device's rate is refused whole (``RateLimited``: 429 +
+Retry-After) before anything is queued; see chalicelib/rate_limit.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.events import Event
 from chalicelib.domain.ports import EventQueue, QueueMessage
+from chalicelib.rate_limit import IngestLimits
 
 
 @dataclass(frozen=True)
@@ -23,14 +26,20 @@ class IngestResult:
 
 
 class Ingest:
-    def __init__(self, queue: EventQueue, clock: Clock) -> None:
+    def __init__(self, queue: EventQueue, clock: Clock, limits: IngestLimits | None = None) -> None:
         self._queue = queue
         self._clock = clock
+        self._limits = limits
+
+    def _admit(self, app_id: str, events: list[Event]) -> None:
+        if self._limits is not None:
+            self._limits.admit(app_id, (e.anonymous_id or e.user_id or "" for e in events))
 
     def single(self, app_id: str, raw_body: bytes | str | None, event_type: str) -> IngestResult:
         now = self._clock.now()
         body = segment.parse_json(raw_body, segment.MAX_EVENT_BYTES)
         event = segment.parse_event(body, now, app_id, expected_type=event_type)
+        self._admit(app_id, [event])
         self.enqueue(app_id, [event])
         return IngestResult([event.message_id])
 
@@ -41,6 +50,7 @@ class Ingest:
         if not accepted:
             errors = [e for r in rejected for e in r.errors]
             raise InvalidInput(errors, f"all {len(rejected)} events in the batch were rejected")
+        self._admit(app_id, accepted)
         self.enqueue(app_id, accepted)
         return IngestResult([e.message_id for e in accepted], rejected)
 

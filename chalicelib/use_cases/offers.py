@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from chalicelib.domain import tokens
 from chalicelib.domain.campaigns import TRIGGER_MOMENTS, Campaign
@@ -123,6 +123,12 @@ def visit_key(profile: Profile, store_id: str | None, at: datetime) -> str | Non
     return f"{store_id}#{iso(start)}"
 
 
+class SmsBudget(Protocol):
+    def take(self, day: str, ttl_epoch: int) -> bool:
+        """One SMS of the UTC ``day``'s budget; False when it is spent."""
+        ...
+
+
 class OfferPipeline:
     def __init__(
         self,
@@ -136,7 +142,9 @@ class OfferPipeline:
         sms: SmsSender | None,
         settings: Settings,
         clock: Clock,
+        sms_budget: SmsBudget | None = None,
     ) -> None:
+        self._sms_budget = sms_budget  # the daily SMS spend ceiling (MM_SMS_DAILY_BUDGET_USD)
         self._catalog = catalog
         self._ledger = ledger
         self._devices = devices
@@ -237,7 +245,7 @@ class OfferPipeline:
         data = self._store_cache.get(store_id, lambda: self._stores.get(store_id))
         if data is None:
             return StoreInfo(store_id)
-        return StoreInfo(store_id, data.get("name"), data.get("timezone"))
+        return StoreInfo(store_id, data.get("name"), data.get("timezone"), data.get("opening_hours"))
 
     def _reach(self, subject: Subject, profile: Profile, campaigns: list[Campaign]) -> Reach:
         channels = {ch for c in campaigns for ch in c.channels}
@@ -388,6 +396,13 @@ class OfferPipeline:
                         {"reason": "unsubscribed", "detail": "sms opt-out list"},
                     )
                     return _outcome({**record, "status": "suppressed", "reason": "unsubscribed"})
+                if self._sms_budget is not None and not self._sms_budget.take(
+                    self._clock.now().astimezone(UTC).strftime("%Y-%m-%d"), self._ttl()
+                ):
+                    self._ledger.transition(
+                        subject, offer_id, "claimed", "suppressed", {"reason": "sms_budget", "at": now}
+                    )
+                    return _outcome({**record, "status": "suppressed", "reason": "sms_budget"})
                 provider_id = self._sms.send(SmsMessage(target, content.get("text", ""), offer_id))
             elif channel == "push":
                 assert self._push is not None

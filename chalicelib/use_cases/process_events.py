@@ -21,7 +21,7 @@ from chalicelib.contracts import queue_envelope
 from chalicelib.contracts.queue_envelope import Envelope
 from chalicelib.domain import profile as profiles
 from chalicelib.domain.clock import Clock, iso
-from chalicelib.domain.counters import increments_for
+from chalicelib.domain.counters import CounterIncrement, increments_for, shard_of
 from chalicelib.domain.errors import (
     Conflict,
     DuplicateMessage,
@@ -29,10 +29,15 @@ from chalicelib.domain.errors import (
     PoisonMessage,
     RetryableError,
 )
-from chalicelib.domain.events import Event
+from chalicelib.domain.events import (
+    DETECTED_EVENT_NAMES,
+    Event,
+    classify,
+)
 from chalicelib.domain.ports import MessageMarker, MomentStore, WritePlan
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.settings import Settings
+from chalicelib.use_cases.detect_moments import MomentDetector
 from chalicelib.use_cases.scan_qr import QrCodes
 
 MAX_ATTEMPTS = 5
@@ -50,6 +55,7 @@ class Processed:
     moment_type: str | None = None
     rejected: str | None = None
     follow_up: Any = None  # what the after-commit step did (an OfferOutcome, a conversion)
+    detected: tuple[dict[str, Any], ...] = ()  # moments the geofence/video detectors decided on
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,14 @@ class ProcessEvent:
         settings: Settings,
         clock: Clock,
         after_commit: AfterCommit | None = None,
+        fences: Any = None,  # FenceLookup (chalicelib.use_cases.detect_moments); None: no detectors
     ) -> None:
         self._store = store
         self._qr_codes = qr_codes
         self._settings = settings
         self._clock = clock
         self._after_commit = after_commit
+        self._detector = MomentDetector(fences, settings.max_travel_kmh) if fences is not None else None
 
     def __call__(self, envelope: Envelope) -> Processed:
         event = envelope.event
@@ -100,10 +108,17 @@ class ProcessEvent:
                 outcome, profile, subject = Outcome.PROCESSED, plan.profile, plan.profile.subject
             except DuplicateMessage:
                 outcome = Outcome.DUPLICATE
-                subject = self._first_subject(plan)
+                marker = self._store.get_marker(plan.marker.subject, plan.marker.message_id) or {}
+                subject = self._first_subject(plan, marker)
                 profile = self._store.get_profile(subject) or Profile(subject)
+                plan = replace(plan, marker=replace(plan.marker, record={**plan.marker.record, **marker}))
             except Conflict:
                 continue
+            detected = tuple(plan.marker.record.get("detected") or ())
+            if "detected" in plan.marker.record:  # the detectors decided: their moments, not the event's
+                return self._detected_follow_up(
+                    subject, profile, event, outcome, plan.marker.record, detected
+                )
             follow_up = None
             if self._after_commit is not None and event.type == "track" and context.rejected is None:
                 follow_up = self._after_commit(
@@ -124,10 +139,47 @@ class ProcessEvent:
             )
         raise RetryableError(f"{event.message_id}: profile kept changing under us")
 
-    def _first_subject(self, plan: WritePlan) -> Subject:
+    def _detected_follow_up(
+        self,
+        subject: Subject,
+        profile: Profile,
+        event: Event,
+        outcome: Outcome,
+        record: dict[str, Any],
+        detected: tuple[dict[str, Any], ...],
+    ) -> Processed:
+        """After-commit for each accepted detected moment, as its own derived event (its own
+        message id, so the offer ledger keeps each moment's offer exactly once)."""
+        follow_ups = []
+        if self._after_commit is not None:
+            for found in detected:
+                if found.get("rejected") is None:
+                    derived = derived_event(event, found)
+                    follow_ups.append(
+                        self._after_commit(
+                            subject,
+                            profile,
+                            derived,
+                            found.get("store_id"),
+                            None,
+                            first_delivery=outcome is Outcome.PROCESSED,
+                        )
+                    )
+        moment = event.moment
+        return Processed(
+            outcome,
+            event.message_id,
+            moment.moment_type if moment else None,
+            record.get("rejected"),
+            follow_ups or None,
+            detected,
+        )
+
+    def _first_subject(self, plan: WritePlan, marker: dict[str, Any] | None = None) -> Subject:
         """The profile the first delivery applied this message to (from its marker): an alias
         made since then must not make a redelivered anonymous moment a new moment for the user."""
-        marker = self._store.get_marker(plan.marker.subject, plan.marker.message_id)
+        if marker is None:
+            marker = self._store.get_marker(plan.marker.subject, plan.marker.message_id)
         kind, _, ident = str((marker or {}).get("profile", "")).partition(":")
         if kind in ("user", "anon") and ident:
             return Subject(kind, ident)
@@ -176,15 +228,33 @@ class ProcessEvent:
 
         profile = profiles.touch(profile, event)
         moment = event.moment
+        detection = (
+            self._detector.detect(profile, event)
+            if self._detector is not None and event.type == "track" and context.rejected is None
+            else None
+        )
+        if detection is not None:
+            profile = detection.profile
+            for found in detection.accepted:
+                kind = classify(DETECTED_EVENT_NAMES[found["moment"]])
+                assert kind is not None
+                profile = profiles.apply_moment(
+                    profile, derived_event(event, found), kind, half_life, found.get("store_id")
+                )
         if event.type == "identify":
             profile = profiles.apply_identify(profile, event)
-        elif moment is not None and context.rejected is None:
+        elif moment is not None and context.rejected is None and (detection is None or detection.own_moment):
             enriched = event
             if context.product_id and "product_id" not in event.properties:
                 enriched = _with_properties(event, product_id=context.product_id)
             profile = profiles.apply_moment(profile, enriched, moment, half_life, context.store_id)
 
-        counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
+        if detection is not None and not detection.own_moment:
+            counters = detection_increments(event, detection.found, self._settings.stat_shards)
+        else:
+            counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
+            if detection is not None:
+                counters += detection_increments(event, detection.found, self._settings.stat_shards, False)
         now = self._clock.now()
         record: dict[str, Any] = {
             "app": envelope.app_id,
@@ -200,6 +270,10 @@ class ProcessEvent:
             "product_id": context.product_id,
             "rejected": context.rejected,
         }
+        if detection is not None:
+            record["detected"] = detection.found
+            if not detection.own_moment:
+                record["rejected"] = detection.rejected
         marker_subject = (
             Subject.user(event.user_id)
             if event.user_id is not None
@@ -273,3 +347,46 @@ def process_batch(
             acknowledger.delete([r.receipt_handle for r in succeeded])
         raise BatchFailed(report)
     return report
+
+
+def derived_event(event: Event, found: dict[str, Any]) -> Event:
+    """A detected moment as the track event it stands for (its own message id)."""
+    name = DETECTED_EVENT_NAMES[found["moment"]]
+    props: dict[str, Any] = {
+        k: v for k, v in found.items() if k not in ("moment", "at", "rejected") and v is not None
+    }
+    suffix = found.get("store_id") or found.get("video_id") or ""
+    if "percent" in found:
+        suffix = f"{suffix}#{found['percent']}"
+    return replace(
+        event,
+        event=name,
+        message_id=f"{event.message_id}#{found['moment']}#{suffix}",
+        properties={**event.properties, **props},
+    )
+
+
+def detection_increments(
+    event: Event, found: list[dict[str, Any]], shards: int, count_event: bool = True
+) -> list[CounterIncrement]:
+    """Counters for an event the detectors decided on: the event itself (``count_event``),
+    each detected moment (all and per store) and each rejection with its reason."""
+    from chalicelib.domain.clock import hour_bucket
+
+    hour = hour_bucket(event.timestamp)
+    counts: dict[str, int] = {"events": 1, f"event:{event.event}": 1} if count_event else {}
+    per_store: dict[str, dict[str, int]] = {}
+    for item in found:
+        kind = classify(DETECTED_EVENT_NAMES.get(item["moment"], ""))
+        if item.get("rejected") is not None or kind is None:
+            name = f"rejected:{item.get('rejected') or 'unknown'}"
+            counts[name] = counts.get(name, 0) + 1
+            continue
+        for name in (f"moment:{kind.moment_type}", f"intent:{kind.intent.value}"):
+            counts[name] = counts.get(name, 0) + 1
+            if item.get("store_id"):
+                store = per_store.setdefault(str(item["store_id"]), {})
+                store[name] = store.get(name, 0) + 1
+    out = [CounterIncrement(f"all#s{shard_of(event.message_id, shards)}", hour, counts)] if counts else []
+    out += [CounterIncrement(f"store#{sid}", hour, c) for sid, c in sorted(per_store.items())]
+    return out

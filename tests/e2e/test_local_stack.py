@@ -42,7 +42,8 @@ def test_geofence_entry_shows_in_the_profile_within_two_seconds(local_stack):
         f"{local_stack.base_url}/v1/track",
         auth=AUTH,
         timeout=10,
-        data=f'{{"userId":"{user}","event":"Geofence Entered","properties":{{"store_id":"store-001"}}}}',
+        data=f'{{"userId":"{user}","event":"Geofence Entered","properties":{{"store_id":"store-001",'
+        f'"latitude":37.7936,"longitude":-122.3958,"accuracy_m":10}}}}',
     )
     assert response.status_code == 200, response.text
     profile = local_stack.wait_for(f"USER#{user}", "PROFILE", lambda p: p.get("recent_stores"))

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -42,14 +42,24 @@ def shopper(stack, zone=DAY, push=True, email=None):
     return user
 
 
-def geofence(user, message_id=None):
+AT_COFFEE = {"store_id": "store-001", "latitude": 37.7936, "longitude": -122.3958, "accuracy_m": 10}
+UP_THE_STREET = {**AT_COFFEE, "latitude": 37.7951}  # 170 m north: beyond the fence's exit margin
+
+
+def geofence(user, message_id=None, minutes_ago=0.0, event="Geofence Entered", where=AT_COFFEE):
+    """An SDK's geofence report, with the phone's fix (the server checks it against the fence)."""
     return {
         "userId": user,
-        "event": "Geofence Entered",
+        "event": event,
         "messageId": message_id or uuid.uuid4().hex,
-        "timestamp": datetime.now(UTC).isoformat(),
-        "properties": {"store_id": "store-001"},
+        "timestamp": (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(),
+        "properties": where,
     }
+
+
+def leave_and_wait(stack, user):
+    post(stack, "/v1/track", geofence(user, minutes_ago=6, event="Geofence Exited", where=UP_THE_STREET))
+    time.sleep(1.0)  # the worker sees the exit before the next entry
 
 
 def ledger(stack, user, count, timeout=5.0):
@@ -95,8 +105,9 @@ def test_entry_sends_one_push_even_when_delivered_three_times(local_stack):
 
 def test_second_entry_inside_the_gap_is_min_gap_and_sends_nothing(local_stack):
     user = shopper(local_stack)
-    post(local_stack, "/v1/track", geofence(user))
+    post(local_stack, "/v1/track", geofence(user, minutes_ago=9))
     ledger(local_stack, user, 1)
+    leave_and_wait(local_stack, user)
     before = outbox.sent_messages(local_stack.moto_url)
     post(local_stack, "/v1/track", geofence(user))
     records = ledger(local_stack, user, 2)
@@ -113,7 +124,7 @@ def test_at_night_in_the_shoppers_zone_it_is_quiet_hours(local_stack):
 
 def test_after_one_click_unsubscribe_it_is_unsubscribed(local_stack):
     user = shopper(local_stack)
-    post(local_stack, "/v1/track", geofence(user))
+    post(local_stack, "/v1/track", geofence(user, minutes_ago=9))
     [first] = ledger(local_stack, user, 1)
     response = requests.post(
         first["unsubscribe_url"],
@@ -122,6 +133,7 @@ def test_after_one_click_unsubscribe_it_is_unsubscribed(local_stack):
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200
+    leave_and_wait(local_stack, user)
     post(local_stack, "/v1/track", geofence(user))
     records = ledger(local_stack, user, 2)
     assert records[1]["reason"] == "unsubscribed"

@@ -32,6 +32,7 @@ ACTIONS = {
     "create_platform_endpoint": ["sns:CreatePlatformEndpoint"],
     "get_endpoint_attributes": ["sns:GetEndpointAttributes"],
     "set_endpoint_attributes": ["sns:SetEndpointAttributes"],
+    "delete_endpoint": ["sns:DeleteEndpoint"],
     "publish": ["sns:Publish"],
     "check_if_phone_number_is_opted_out": ["sns:CheckIfPhoneNumberIsOptedOut"],
     "get_parameters_by_path": ["ssm:GetParametersByPath"],
