@@ -1,9 +1,10 @@
 """``python -m bench``: run the benchmarks and write the results page, docs/BENCHMARKS.md.
 
-Progress goes to stderr. A full run rewrites the page; ``--quick`` (a smoke test with few
-repetitions) and ``--only`` print the page to stdout instead, unless ``--output`` is given, so a
-partial or rough run never replaces the committed figures by accident. The exit status is
-non-zero only if a benchmark crashes, never because a target is missed.
+Progress goes to stderr. A full run rewrites the page and the images beside it (such as
+docs/engine_scale.png); ``--quick`` (a smoke test with few repetitions) and ``--only`` print the
+page to stdout instead and write no image, unless ``--output`` is given, so a partial or rough run
+never replaces the committed figures by accident. The exit status is non-zero only if a benchmark
+crashes, never because a target is missed.
 """
 
 from __future__ import annotations
@@ -16,16 +17,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from bench import cold_import, decision_engine, ingest_overhead, machine, package_size, worker_io
+from bench import (
+    cold_import,
+    cost,
+    decision_engine,
+    end_to_end,
+    engine_scale,
+    ingest_overhead,
+    machine,
+    package_size,
+    worker_io,
+)
 from bench.results import Options, Progress, Section, Table
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
 # Each module has NAME, a docstring whose first line says what it measures, and
 # run(options: Options, progress: Progress) -> Section. They run in this order, whatever the
-# order of --only: worker_io imports boto3 and moto, which ingest_overhead checks are absent.
+# order of --only: worker_io and cost import boto3 and moto, which ingest_overhead checks are
+# absent; cost prices worker_io's counts (measured once per run); end_to_end, the longest, last.
 BENCHMARKS: dict[str, ModuleType] = {
-    m.NAME: m for m in (cold_import, package_size, ingest_overhead, decision_engine, worker_io)
+    m.NAME: m
+    for m in (
+        cold_import,
+        package_size,
+        ingest_overhead,
+        decision_engine,
+        engine_scale,
+        worker_io,
+        cost,
+        end_to_end,
+    )
 }
 
 
@@ -114,7 +136,8 @@ def render(sections: list[Section], options: Options, when: datetime) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = Options(quick=args.quick)
+    output = args.output if args.output is not None else (None if args.quick or args.only else DEFAULT_OUTPUT)
+    options = Options(quick=args.quick, images_dir=output.parent if output is not None else None)
     names = [name for name in BENCHMARKS if not args.only or name in args.only]
     when = datetime.now(UTC)
     sections: list[Section] = []
@@ -129,9 +152,6 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(section)
 
     page = render(sections, options, when)
-    output = (
-        args.output if args.output is not None else (None if options.quick or args.only else DEFAULT_OUTPUT)
-    )
     if output is None:
         sys.stdout.write(page)
     else:

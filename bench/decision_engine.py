@@ -201,7 +201,8 @@ def campaign_body(i: int, moment: str, agnostic: bool, world: World, rng: random
     }
 
 
-def build_campaigns(world: World, rng: random.Random) -> list[Any]:
+def build_campaigns(world: World, rng: random.Random, count: int = CAMPAIGNS) -> list[Any]:
+    """``count`` active campaigns in the mix above; any prefix of them is a sample of the mix."""
     from chalicelib.domain.campaigns import TRIGGER_MOMENTS, parse_campaign
     from chalicelib.domain.clock import iso
 
@@ -210,7 +211,7 @@ def build_campaigns(world: World, rng: random.Random) -> list[Any]:
     weights = [CAMPAIGN_MIX[m][0] for m in moments]
     created = iso(NOW - timedelta(days=30))
     campaigns = []
-    for i in range(CAMPAIGNS):
+    for i in range(count):
         moment = rng.choices(moments, weights)[0]
         agnostic = rng.random() < CAMPAIGN_MIX[moment][1]
         campaigns.append(parse_campaign(campaign_body(i, moment, agnostic, world, rng), created))
@@ -232,7 +233,7 @@ def build_shopper(world: World, rng: random.Random) -> Shopper:
     from chalicelib.domain.profile import Profile, Subject
     from chalicelib.engine.decide import Reach
 
-    def affinity(score: float, hours_ago: float) -> dict[str, Any]:
+    def affinity(score: float, hours_ago: float) -> Any:  # an Affinity (a TypedDict)
         return {"score": score, "at": iso(NOW - timedelta(hours=hours_ago))}
 
     granted = {"granted": True, "at": iso(NOW - timedelta(days=40)), "message_id": "id-1"}

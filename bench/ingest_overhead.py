@@ -54,6 +54,14 @@ FAKE_AWS = {
 }
 
 
+# The per-container ingest rate limits (chalicelib/rate_limit.py) would refuse an in-process loop
+# of thousands of requests a second: set so high that the buckets are checked but never run dry.
+UNLIMITED = {
+    "MM_RATE_LIMIT_PER_KEY_PER_SECOND": "1000000000",
+    "MM_RATE_LIMIT_PER_DEVICE_PER_MINUTE": "1000000000",
+}
+
+
 class WrongResponse(RuntimeError):
     """The app answered something other than success: the benchmark would measure an error path."""
 
@@ -148,11 +156,12 @@ def _common_headers(user_agent: str) -> dict[str, str]:
     }
 
 
-def _ingest_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
+def ingest_event(path: str, body: dict[str, Any], write_key: str = WRITE_KEY) -> dict[str, Any]:
+    """A POST of ``body`` to an ingest route, authenticated with ``write_key`` as an SDK does."""
     headers = {
         **_common_headers("analytics-ios/4.1.0"),
         "Accept": "application/json",
-        "Authorization": _basic(WRITE_KEY),
+        "Authorization": _basic(write_key),
         "Content-Type": "application/json",
     }
     return api_gateway_event("POST", path, path, headers, json.dumps(body))
@@ -205,7 +214,7 @@ def _segment_event(kind: int, message_id: str, user: str, timestamp: str) -> dic
 
 def track_event(run_id: str, i: int) -> dict[str, Any]:
     now = datetime.now(UTC).isoformat()
-    return _ingest_event("/v1/track", _segment_event(0, f"bench-{run_id}-t{i}", f"user-{i % 500}", now))
+    return ingest_event("/v1/track", _segment_event(0, f"bench-{run_id}-t{i}", f"user-{i % 500}", now))
 
 
 def batch_event(run_id: str, i: int) -> dict[str, Any]:
@@ -214,7 +223,7 @@ def batch_event(run_id: str, i: int) -> dict[str, Any]:
         _segment_event(j % 4, f"bench-{run_id}-b{i}-{j}", f"user-{(i + j) % 500}", now)
         for j in range(BATCH_EVENTS)
     ]
-    return _ingest_event("/v1/batch", {"batch": events, "sentAt": now})
+    return ingest_event("/v1/batch", {"batch": events, "sentAt": now})
 
 
 def qr_event(token: str, i: int) -> dict[str, Any]:
@@ -390,6 +399,7 @@ def local_stage() -> Iterator[None]:
         "https://sqs.us-east-1.amazonaws.com/123456789012/micromoments-local-events"
     )
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ.update(UNLIMITED)
     try:
         yield
     finally:
@@ -489,7 +499,9 @@ check, Segment validation, the queue envelope, the response), without network or
 
 - Environment: the `local` stage's variables (`devstack.config.stage_environment("local")`, which
   sets the cache TTL for write keys and QR records to {cache_ttl:g} s), `MM_EVENTS_QUEUE_URL` set,
-  fake AWS credentials. `wiring.override(event_queue=InMemoryQueue(), app_keys=InMemoryAppKeys(),
+  fake AWS credentials, and the ingest rate limits (`MM_RATE_LIMIT_PER_KEY_PER_SECOND`,
+  `MM_RATE_LIMIT_PER_DEVICE_PER_MINUTE`) raised so high that the token buckets are checked on
+  every request but never run dry. `wiring.override(event_queue=InMemoryQueue(), app_keys=InMemoryAppKeys(),
   qr_repository=InMemoryQrCodes())`, with one write key and one QR record, so no AWS call is made.
 - Each request is an API Gateway REST API proxy event (payload format 1.0: `httpMethod`, `path`,
   `resource`, `headers`/`multiValueHeaders`, `requestContext` with `resourcePath`, `stage`,
@@ -540,6 +552,7 @@ def _add_results(
                 m.scenario.label,
                 f"{m.queue_sends / m.requests:.2f}",
                 str(m.sqs_api_calls),
+                f"{m.sqs_api_calls / m.scenario.events_per_request:g}",
                 str(m.key_reads),
                 str(m.qr_reads),
                 f"{m.timed_seconds:.1f}",
@@ -567,6 +580,7 @@ def _add_results(
                 "Request",
                 "Queue sends per request",
                 "SQS API calls per request (real adapter)",
+                "SQS API calls per event",
                 "Write-key reads (timed)",
                 "QR record reads (timed)",
                 "Timed loop s",

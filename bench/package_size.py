@@ -69,6 +69,29 @@ def run(options: Options, progress: Progress) -> Section:
             ],
         )
     )
+    sources = [e.filename for e in entries if e.filename.endswith(".py")]
+    compiled = [e.filename for e in entries if e.filename.endswith(".pyc")]
+    compiled_tops = sorted({name.split("/", 1)[0] for name in compiled})
+    section.tables.append(
+        Table(
+            ["Python files in the zip", "Count", "Where"],
+            [
+                [
+                    ".py (compiled by Lambda on every cold start unless a matching .pyc ships)",
+                    f"{len(sources):,}",
+                    "",
+                ],
+                [".pyc", f"{len(compiled):,}", ", ".join(f"`{t}`" for t in compiled_tops) or "—"],
+            ],
+        )
+    )
+    if compiled:
+        section.notes.append(
+            f"The zip holds {len(compiled)} `.pyc` file(s), all under {', '.join(f'`{t}/`' for t in compiled_tops)}: "
+            "Chalice zips `chalicelib/` as it finds it, `__pycache__` included, so what ships depends on "
+            "what was run in the working tree before packaging (and a stale `.pyc` is ignored). Nothing "
+            "else ships compiled; see the cold-import benchmark's 'as on Lambda' figures for the cost."
+        )
     section.tables.append(
         Table(
             ["Top-level entry", "Zipped KB", "Unzipped KB"],

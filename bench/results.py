@@ -9,15 +9,19 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class Options:
-    """How hard to try: ``quick`` is a smoke test (few repetitions), not a measurement."""
+    """How hard to try: ``quick`` is a smoke test (few repetitions), not a measurement.
+    ``images_dir``: where a benchmark may write images for the page (beside it); None when the
+    page is not written to a file, so a rough or partial run never replaces committed images."""
 
     quick: bool = False
+    images_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    images: list[tuple[str, str]] = field(default_factory=list)  # (alt text, path relative to the page)
     seconds: float = 0.0  # wall time the benchmark took
 
     def markdown(self) -> str:
@@ -72,6 +77,7 @@ class Section:
                 ).markdown(),
             ]
         parts += ["### Figures", *(t.markdown() for t in self.tables)]
+        parts += [f"![{alt}]({path})" for alt, path in self.images]
         if self.notes:
             parts += ["### Notes", "\n".join(f"- {n}" for n in self.notes)]
         return "\n\n".join(parts)

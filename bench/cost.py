@@ -1,0 +1,1000 @@
+"""Cost per million moments (infrastructure) and per million offers by channel, from measured counts.
+
+Prices come from ``bench/prices.json`` (us-east-1 list prices, each with its source and the date it
+was known on; verify them before relying on them). The counts are measured, not estimated:
+
+- **The flow**: SDK batches of the realistic mix (``worker_io.MIX_BATCH``, 20 events) go through
+  the real handlers in process against moto, as in production: ``app.app(event, context)`` with an
+  API Gateway proxy event for ``POST /v1/batch`` (the real SQS adapter sends to moto's queue), then
+  a poller receives the queue's messages in batches of up to 10, as Lambda's SQS trigger does, and
+  calls ``app.process_events(sqs_event, context)``. Every AWS call is counted (with the sizes of
+  items written and read), each invocation is timed without moto's side of its calls, and the
+  Powertools log lines and EMF metrics the handlers print are captured with the deployed stages'
+  settings (log level INFO, metrics on).
+- **Per category** (for the offers): ``worker_io.measure`` (shared with the worker benchmark).
+
+Lambda duration is modelled from the measured time: our code's time on this machine, scaled by the
+share of a vCPU Lambda gives the configured memory, plus a documented network latency per AWS call
+(in-process moto has none). Both the CPU-only and the modelled figures are shown.
+
+Imports boto3 and moto (through ``worker_io``), so it runs after ``ingest_overhead``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import worker_io
+from bench.results import Options, Progress, Section, Table, Target, fmt_ms, median
+
+NAME = "cost"
+ROOT = Path(__file__).resolve().parent.parent
+PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
+STAGE = "prod"  # whose Lambda memory is priced
+INGEST_FUNCTION = "api_handler"  # Chalice's name for the REST API's function
+WORKER_FUNCTION = "process_events"
+TARGET_USD_PER_MILLION = 2.50
+MILLION = 1_000_000
+GB = 1024**3
+# Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). Below that, CPU-bound
+# code runs proportionally slower than on one core of this machine (assumed equivalent).
+LAMBDA_ONE_VCPU_MB = 1769
+# Assumed in-region network latency per AWS call from a warm Lambda (typical medians, not measured
+# here: in-process moto has no network). Used only for the modelled duration.
+LATENCY_MS = {"DynamoDB": 5.0, "DynamoDB transaction": 10.0, "SQS": 5.0, "SNS": 20.0, "SES": 30.0}
+# What CloudWatch Logs counts per log event on top of its message (the PutLogEvents accounting).
+LOG_EVENT_OVERHEAD_BYTES = 26
+DYNAMODB_ITEM_OVERHEAD_BYTES = 100  # DynamoDB stores 100 bytes of overhead per item
+DAYS_PER_MONTH = 365.25 / 12
+TRACE_HEADER = "Root=1-67a1b2c3-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0"
+# The offer of each channel and the same kind of moment without one: their difference is what the
+# offer adds (ledger claim, caps, reach, the send).
+CHANNELS = {
+    "push": ("geo_sent", "geo_other"),
+    "email": ("video_email", "video_partial"),
+    "SMS": ("geo_sms", "geo_other"),
+}
+# The anchor: a naive design as issue #9 describes it (about $8-11 per million events), priced
+# with the same table. Quantities per event, and what they assume.
+NAIVE = (
+    ("API Gateway", "api_gateway_rest_request", 1.0, "one REST request per event (no SDK batching)"),
+    ("Lambda requests", "lambda_request", 2.0, "one ingest and one worker invocation per event"),
+    (
+        "Lambda duration",
+        "lambda_gb_second_x86",
+        (0.030 + 0.060) * 0.5,
+        "ingest 30 ms + worker 60 ms, at 512 MB",
+    ),
+    ("SQS", "sqs_standard_request", 3.0, "SendMessage, ReceiveMessage and DeleteMessage per event"),
+    ("DynamoDB writes", "dynamodb_on_demand_wru", 5.0, "5 plain writes of items ≤ 1 KB"),
+    ("DynamoDB reads", "dynamodb_on_demand_rru", 2.0, "2 strongly consistent reads ≤ 4 KB"),
+    ("DynamoDB storage", "dynamodb_storage_gb_month", 0.0, "not counted"),
+    ("CloudWatch Logs", "cloudwatch_logs_ingest_gb", 1024 / GB, "1 KB of logs per event"),
+)
+
+
+class WrongOutcome(RuntimeError):
+    """The flow did something other than the mix asks (a send missing, an event rejected)."""
+
+
+# --- prices and configuration ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Price:
+    key: str
+    usd: float
+    per: str
+    label: str
+    detail: str
+    source: str
+    as_known_on: str
+
+
+def load_prices(path: Path = PRICES_FILE) -> dict[str, Price]:
+    data = json.loads(path.read_text())
+    prices = {key: Price(key=key, **value) for key, value in data["prices"].items()}
+    needed = {p for _, p, _, _ in NAIVE} | {
+        "sqs_standard_request",
+        "ses_email",
+        "sns_request",
+        "sns_mobile_push",
+        "sns_sms_us",
+    }
+    missing = needed - set(prices)
+    if missing:
+        raise KeyError(f"{path.name} lacks prices for: {', '.join(sorted(missing))}")
+    return prices
+
+
+def lambda_memory_mb(stage: str, function: str) -> int:
+    """The memory Chalice deploys ``function`` with in ``stage``, by Chalice's own precedence."""
+    from chalice.config import Config
+    from chalice.constants import DEFAULT_LAMBDA_MEMORY_SIZE
+
+    config = Config(
+        chalice_stage=stage,
+        function_name=function,
+        config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+    )
+    return int(config.lambda_memory_size or DEFAULT_LAMBDA_MEMORY_SIZE)
+
+
+def cpu_factor(memory_mb: int) -> float:
+    return max(1.0, LAMBDA_ONE_VCPU_MB / memory_mb)
+
+
+def latency_ms(calls: Counter[str]) -> float:
+    return sum(LATENCY_MS.get(kind, 5.0) * n for kind, n in calls.items())
+
+
+def platform_log_lines(memory_mb: int, duration_ms: float) -> list[str]:
+    """The START / END / REPORT lines Lambda writes to the function's log for each invocation."""
+    request = "8f5c3a52-0d4e-4a8e-9d8b-2f1e6c7a9b10"
+    return [
+        f"START RequestId: {request} Version: $LATEST",
+        f"END RequestId: {request}",
+        f"REPORT RequestId: {request}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
+        f"{math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: 98 MB\t",
+    ]
+
+
+# --- the flow through the real handlers --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One Lambda invocation: our code's time (moto excluded), its AWS calls, its log output."""
+
+    own_ms: float
+    calls: Counter[str]
+    events: int
+    log_lines: int
+    log_bytes: int
+
+    def modelled_ms(self, factor: float) -> float:
+        return self.own_ms * factor + latency_ms(self.calls)
+
+
+@dataclass
+class Flow:
+    events: int = 0
+    api_requests: int = 0
+    ingest: list[Invocation] = field(default_factory=list)
+    worker: list[Invocation] = field(default_factory=list)
+    sqs_send_calls: int = 0
+    sqs_send_chunks: int = 0
+    sqs_receives: int = 0  # the poller's (Lambda's) receives with messages
+    sqs_deletes: int = 0  # the poller's DeleteMessageBatch after each successful invocation
+    message_bytes: list[int] = field(default_factory=list)
+    wru: float = 0.0
+    rru: float = 0.0
+    ses_sends: int = 0
+    sns_publishes: int = 0
+    stored_bytes: int = 0  # items written per event that stay until their TTL (not profiles)
+    stored_items: Counter[str] = field(default_factory=Counter)
+    transactions: int = 0
+
+
+@contextlib.contextmanager
+def deployed_logging() -> Iterator[Callable[[], tuple[int, int]]]:
+    """Logs and EMF metrics as a deployed stage prints them (INFO, metrics on), captured; yields
+    ``take()``: (lines, bytes) printed since the last take."""
+    from chalicelib import observability
+
+    buffer = io.StringIO()
+    logger = observability.logger
+    handler = logger.registered_handler
+    saved_stream, saved_level = getattr(handler, "stream", None), logger.log_level
+    saved_env = {k: os.environ.get(k) for k in ("POWERTOOLS_METRICS_DISABLED", "_X_AMZN_TRACE_ID")}
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+    os.environ["_X_AMZN_TRACE_ID"] = TRACE_HEADER  # Lambda sets it; Powertools logs it per line
+    logger.setLevel("INFO")
+    handler.setStream(buffer)  # type: ignore[attr-defined]
+
+    def take() -> tuple[int, int]:
+        lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+        buffer.seek(0)
+        buffer.truncate(0)
+        return len(lines), sum(len(line.encode()) for line in lines)
+
+    try:
+        with contextlib.redirect_stdout(buffer):  # EMF metrics are print()ed
+            yield take
+    finally:
+        handler.setStream(saved_stream)  # type: ignore[attr-defined]
+        logger.setLevel(saved_level)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _invocation(
+    log: worker_io.CallLog, since: int, seconds: float, events: int, logs: tuple[int, int]
+) -> Invocation:
+    tally = worker_io.Tally(tuple(log.calls[since:]), seconds)
+    return Invocation(tally.own_ms, tally.latency_calls(), events, logs[0], logs[1])
+
+
+def measure_flow(options: Options, progress: Progress, zone: str, memory: dict[str, int]) -> Flow:
+    import boto3
+
+    from bench.ingest_overhead import UNLIMITED, LambdaContext, ingest_event
+
+    blocks, warmup = (3, 1) if options.quick else (16, 1)
+    batch = worker_io.MIX_BATCH
+    expected_sends = Counter(batch)
+    flow = Flow()
+    progress(f"deploying the stack into moto; {blocks} SDK batches of {len(batch)} events ({warmup} warm-up)")
+    with worker_io.sandbox() as outputs:
+        os.environ.update(UNLIMITED)  # a loop of SDK batches is not what the rate limits are for
+        import app as app_module
+        from chalicelib import wiring
+        from chalicelib.settings import DEMO_WRITE_KEY
+        from devstack.pump import lambda_sqs_event
+        from devstack.seed import seed
+
+        wiring.reset()
+        setup = wiring.container()
+        seed(setup)
+        replay = worker_io.Replay(zone)
+        for b in range(blocks):
+            replay.setup(setup, b)
+        poller = boto3.client("sqs")
+        queue_url, queue_arn = outputs["EventsQueueUrl"], outputs["EventsQueueArn"]
+        ingest_context = replace(
+            LambdaContext(), function_name="micromoments-prod", memory_limit_in_mb=memory["ingest"]
+        )
+        worker_context = replace(
+            LambdaContext(),
+            function_name="micromoments-prod-process_events",
+            memory_limit_in_mb=memory["worker"],
+        )
+        log = worker_io.CallLog()
+        worker_io.instrumented(log)  # the container the handlers use, every client counted
+        with deployed_logging() as take:
+            for b in range(blocks):
+                counted = b >= warmup
+                sent_at = datetime.now(UTC).isoformat()
+                body = {
+                    "batch": [replay.event(k, b, seq=i + 1) for i, k in enumerate(batch)],
+                    "sentAt": sent_at,
+                }
+                request = ingest_event("/v1/batch", body, write_key=DEMO_WRITE_KEY)
+                since = len(log.calls)
+                began = time.perf_counter()
+                response = app_module.app(request, ingest_context)
+                took = time.perf_counter() - began
+                accepted = json.loads(response.get("body") or "{}").get("accepted", [])
+                if response.get("statusCode") != 200 or len(accepted) != len(batch):
+                    raise WrongOutcome(
+                        f"POST /v1/batch: {response.get('statusCode')} {str(response.get('body'))[:300]}"
+                    )
+                ingest = _invocation(log, since, took, len(batch), take())
+                sends = sum(1 for c in log.calls[since:] if c.operation == "SendMessageBatch")
+
+                block_start = len(log.calls)
+                received: list[int] = []
+                invocations: list[Invocation] = []
+                receives = empty = 0
+                while len(received) < len(batch):
+                    messages = poller.receive_message(
+                        QueueUrl=queue_url,
+                        MaxNumberOfMessages=10,
+                        WaitTimeSeconds=0,
+                        AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                    ).get("Messages", [])
+                    if not messages:
+                        empty += 1
+                        if empty > 20:
+                            raise WrongOutcome(
+                                f"only {len(received)} of {len(batch)} messages reached the queue"
+                            )
+                        continue
+                    receives += 1
+                    received += [len(m["Body"].encode()) for m in messages]
+                    since = len(log.calls)
+                    began = time.perf_counter()
+                    app_module.process_events(lambda_sqs_event(messages, queue_arn), worker_context)
+                    took = time.perf_counter() - began
+                    invocations.append(_invocation(log, since, took, len(messages), take()))
+                    poller.delete_message_batch(
+                        QueueUrl=queue_url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                            for i, m in enumerate(messages)
+                        ],
+                    )
+                block = worker_io.Tally(tuple(log.calls[block_start:]))
+                _check_block(block, expected_sends, b)
+                if not counted:
+                    continue
+                flow.events += len(batch)
+                flow.api_requests += 1
+                flow.ingest.append(ingest)
+                flow.worker += invocations
+                flow.sqs_send_calls += sends
+                per_send = sum(received) / max(1, sends)
+                flow.sqs_send_chunks += sends * max(1, math.ceil(per_send / 65536))
+                flow.sqs_receives += receives
+                flow.sqs_deletes += receives
+                flow.message_bytes += received
+                flow.wru += block.write_units_sized
+                flow.rru += block.read_units_sized
+                flow.ses_sends += block.count("sesv2", ("SendEmail",))
+                flow.sns_publishes += block.count("sns", ("Publish",))
+                flow.transactions += block.transactions
+                for c in block.calls:
+                    for name, size in c.written:
+                        if name not in ("profile", "alias", "device"):
+                            flow.stored_items[name] += 1
+                            flow.stored_bytes += size + DYNAMODB_ITEM_OVERHEAD_BYTES
+                progress(
+                    f"batch {b + 1 - warmup}/{blocks - warmup}: ingest {ingest.own_ms:.1f} ms, "
+                    f"worker {len(invocations)} invocation(s) {sum(i.own_ms for i in invocations):.1f} ms "
+                    "(our code, moto excluded)"
+                )
+    return flow
+
+
+def _check_block(block: worker_io.Tally, expected: Counter[str], b: int) -> None:
+    """Every event committed once, every offer decided once, the right sends and nothing more."""
+    commits = sum(expected.values()) + sum(expected[k] for k in worker_io.WITH_OFFER)
+    pushes_and_sms = expected["geo_sent"] + expected["geo_sms"]
+    got = (block.transactions, block.count("sns", ("Publish",)), block.count("sesv2", ("SendEmail",)))
+    want = (commits, pushes_and_sms, expected["video_email"])
+    if got != want:
+        raise WrongOutcome(
+            f"batch {b}: (transactions, SNS Publish, SES SendEmail) expected {want}, got {got}"
+        )
+
+
+# --- pricing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    component: str
+    quantity: str  # per moment, in words
+    unit_price: str
+    cpu_only: float  # $ per million moments, Lambda at this machine's CPU time, no network
+    modelled: float  # $ per million moments, the estimate
+
+
+def _usd(value: float) -> str:
+    if value == 0:
+        return "$0"
+    if value >= 100:
+        return f"${value:,.0f}"
+    if value >= 0.01:
+        return f"${value:,.2f}"
+    return f"${value:,.4f}"
+
+
+def _price_text(p: Price) -> str:
+    """$3.50 per million requests, $0.625 per million write request units, $0.25 per GB-month."""
+    value, unit = (p.usd * MILLION, f"per million {p.per}") if p.usd < 0.01 else (p.usd, f"per {p.per}")
+    digits = f"{value:,.4f}".rstrip("0")
+    if len(digits.partition(".")[2]) < 2:
+        digits = f"{value:,.2f}"
+    return f"${digits} {unit}"
+
+
+def gb_seconds(invocations: list[Invocation], memory_mb: int, factor: float | None) -> float:
+    """GB-seconds billed: each invocation rounded up to 1 ms. ``factor`` None: CPU time only."""
+    billed_ms = sum(math.ceil(i.own_ms if factor is None else i.modelled_ms(factor)) for i in invocations)
+    return billed_ms / 1000 * memory_mb / 1024
+
+
+def price_lines(
+    flow: Flow, prices: dict[str, Price], memory: dict[str, int], logs_per_event: float, ttl_days: float
+) -> list[Line]:
+    per_million = MILLION / flow.events
+    p = prices
+    lines = [
+        Line(
+            "API Gateway REST requests",
+            f"{flow.api_requests / flow.events:.3f} (one per SDK batch of {len(worker_io.MIX_BATCH)})",
+            _price_text(p["api_gateway_rest_request"]),
+            flow.api_requests * per_million * p["api_gateway_rest_request"].usd,
+            flow.api_requests * per_million * p["api_gateway_rest_request"].usd,
+        )
+    ]
+    invocations = len(flow.ingest) + len(flow.worker)
+    lines.append(
+        Line(
+            "Lambda requests (ingest + worker)",
+            f"{len(flow.ingest) / flow.events:.3f} + {len(flow.worker) / flow.events:.3f}",
+            _price_text(p["lambda_request"]),
+            invocations * per_million * p["lambda_request"].usd,
+            invocations * per_million * p["lambda_request"].usd,
+        )
+    )
+    for label, invs, mem in (
+        ("ingest", flow.ingest, memory["ingest"]),
+        ("worker", flow.worker, memory["worker"]),
+    ):
+        cpu, modelled = gb_seconds(invs, mem, None), gb_seconds(invs, mem, cpu_factor(mem))
+        lines.append(
+            Line(
+                f"Lambda duration, {label} ({mem} MB)",
+                f"{cpu / flow.events * 1000:.3f} / {modelled / flow.events * 1000:.3f} GB-ms "
+                "(CPU only / modelled)",
+                _price_text(p["lambda_gb_second_x86"]),
+                cpu * per_million * p["lambda_gb_second_x86"].usd,
+                modelled * per_million * p["lambda_gb_second_x86"].usd,
+            )
+        )
+    sqs = flow.sqs_send_chunks + flow.sqs_receives + flow.sqs_deletes
+    lines.append(
+        Line(
+            "SQS requests",
+            f"{flow.sqs_send_chunks / flow.events:.3f} send + {flow.sqs_receives / flow.events:.3f} "
+            f"receive + {flow.sqs_deletes / flow.events:.3f} delete",
+            _price_text(p["sqs_standard_request"]),
+            sqs * per_million * p["sqs_standard_request"].usd,
+            sqs * per_million * p["sqs_standard_request"].usd,
+        )
+    )
+    for label, units, key in (
+        ("DynamoDB writes (WRU, by item size)", flow.wru, "dynamodb_on_demand_wru"),
+        ("DynamoDB reads (RRU, by item size)", flow.rru, "dynamodb_on_demand_rru"),
+    ):
+        lines.append(
+            Line(
+                label,
+                f"{units / flow.events:.2f}",
+                _price_text(p[key]),
+                units * per_million * p[key].usd,
+                units * per_million * p[key].usd,
+            )
+        )
+    months = ttl_days / DAYS_PER_MONTH
+    storage = flow.stored_bytes / flow.events * MILLION / GB * months * p["dynamodb_storage_gb_month"].usd
+    lines.append(
+        Line(
+            f"DynamoDB storage (items kept {ttl_days:g} days by TTL)",
+            f"{flow.stored_bytes / flow.events:,.0f} B for {months:.2f} months",
+            _price_text(p["dynamodb_storage_gb_month"]),
+            storage,
+            storage,
+        )
+    )
+    logs = logs_per_event * MILLION / GB * p["cloudwatch_logs_ingest_gb"].usd
+    lines.append(
+        Line(
+            "CloudWatch Logs ingestion",
+            f"{logs_per_event:,.0f} B",
+            _price_text(p["cloudwatch_logs_ingest_gb"]),
+            logs,
+            logs,
+        )
+    )
+    return lines
+
+
+@dataclass(frozen=True)
+class OfferCost:
+    channel: str
+    provider: float  # $ per million offers
+    dynamodb: float
+    lambda_duration: float
+    extra_calls: str
+    extra_wru: float
+    extra_rru: float
+    extra_ms: float
+
+    @property
+    def total(self) -> float:
+        return self.provider + self.dynamodb + self.lambda_duration
+
+
+def offer_costs(
+    measured: worker_io.WorkerMeasurement, prices: dict[str, Price], memory_mb: int
+) -> list[OfferCost]:
+    p = prices
+    provider = {
+        "push": p["sns_request"].usd + p["sns_mobile_push"].usd,
+        "email": p["ses_email"].usd,
+        "SMS": p["sns_request"].usd + p["sns_sms_us"].usd,
+    }
+    factor = cpu_factor(memory_mb)
+    out = []
+    for channel, (offer, baseline) in CHANNELS.items():
+        with_offer, without = measured.typical(offer), measured.typical(baseline)
+        extra = with_offer.latency_calls()
+        extra.subtract(without.latency_calls())
+        extra_ms = (measured.own_ms(offer) - measured.own_ms(baseline)) * factor + latency_ms(extra)
+        wru = with_offer.write_units_sized - without.write_units_sized
+        rru = with_offer.read_units_sized - without.read_units_sized
+        out.append(
+            OfferCost(
+                channel=channel,
+                provider=provider[channel] * MILLION,
+                dynamodb=(wru * p["dynamodb_on_demand_wru"].usd + rru * p["dynamodb_on_demand_rru"].usd)
+                * MILLION,
+                lambda_duration=extra_ms / 1000 * memory_mb / 1024 * p["lambda_gb_second_x86"].usd * MILLION,
+                extra_calls=", ".join(f"{n:+d} {k}" for k, n in sorted(extra.items()) if n) or "none",
+                extra_wru=wru,
+                extra_rru=rru,
+                extra_ms=extra_ms,
+            )
+        )
+    return out
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+def run(options: Options, progress: Progress) -> Section:
+    from devstack.config import stage_environment
+
+    started = time.perf_counter()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    prices = load_prices()
+    memory = {
+        "ingest": lambda_memory_mb(STAGE, INGEST_FUNCTION),
+        "worker": lambda_memory_mb(STAGE, WORKER_FUNCTION),
+    }
+    ttl_days = float(stage_environment(STAGE).get("MM_MESSAGE_TTL_DAYS", "30"))
+    measured = worker_io.measure(options, progress)
+    flow = measure_flow(options, progress, measured.zone, memory)
+
+    worker_lines = sum(i.log_lines for i in flow.worker) + sum(i.log_lines for i in flow.ingest)
+    printed = sum(i.log_bytes for i in flow.worker) + sum(i.log_bytes for i in flow.ingest)
+    platform: list[str] = []
+    for invs, mem in ((flow.ingest, memory["ingest"]), (flow.worker, memory["worker"])):
+        for inv in invs:
+            platform += platform_log_lines(mem, inv.modelled_ms(cpu_factor(mem)))
+    platform_bytes = sum(len(line.encode()) for line in platform)
+    log_events = worker_lines + len(platform)
+    logs_per_event = (printed + platform_bytes + LOG_EVENT_OVERHEAD_BYTES * log_events) / flow.events
+
+    lines = price_lines(flow, prices, memory, logs_per_event, ttl_days)
+    total_cpu = sum(line.cpu_only for line in lines)
+    total = sum(line.modelled for line in lines)
+    offers = offer_costs(measured, prices, memory["worker"])
+
+    section = Section(
+        name=NAME,
+        title="Cost per million moments and per million offers",
+        method=_method(memory, flow, ttl_days),
+    )
+    section.targets.append(
+        Target(
+            f"infrastructure ≤ ${TARGET_USD_PER_MILLION:.2f} per million moments with SDK batches of "
+            f"{len(worker_io.MIX_BATCH)} (modelled Lambda duration)",
+            f"{_usd(total)} per million ({_usd(total_cpu)} with CPU-only Lambda time)",
+            total <= TARGET_USD_PER_MILLION,
+        )
+    )
+    section.tables.append(_price_table(prices))
+    section.tables.append(
+        _inputs_table(flow, measured, memory, logs_per_event, printed, platform_bytes, log_events)
+    )
+    section.tables.append(_lambda_table(flow, memory))
+    section.tables.append(
+        Table(
+            [
+                "Component",
+                "Quantity per moment",
+                "Unit price",
+                "$ per million (CPU-only Lambda)",
+                "$ per million (modelled)",
+                "Share",
+            ],
+            [
+                [
+                    line.component,
+                    line.quantity,
+                    line.unit_price,
+                    _usd(line.cpu_only),
+                    _usd(line.modelled),
+                    f"{line.modelled / total:.0%}",
+                ]
+                for line in lines
+            ]
+            + [["**Total infrastructure**", "", "", f"**{_usd(total_cpu)}**", f"**{_usd(total)}**", "100%"]],
+            caption="Infrastructure per million moments (the realistic mix; offers' provider charges are "
+            "priced per offer below):",
+        )
+    )
+    section.tables.append(_naive_table(lines, prices, total, flow, memory))
+    section.tables.append(
+        Table(
+            [
+                "Channel",
+                "Provider",
+                "DynamoDB: ledger claim, caps, reach (extra WRU / RRU per offer)",
+                "Lambda: extra worker time (modelled ms per offer)",
+                "Extra AWS calls per offer",
+                "**Total per million offers**",
+            ],
+            [
+                [
+                    o.channel,
+                    _usd(o.provider),
+                    f"{_usd(o.dynamodb)} ({o.extra_wru:g} / {o.extra_rru:g})",
+                    f"{_usd(o.lambda_duration)} ({o.extra_ms:.1f} ms)",
+                    o.extra_calls,
+                    f"**{_usd(o.total)}**" + (" + carrier fees" if o.channel == "SMS" else ""),
+                ]
+                for o in offers
+            ],
+            caption="Per million offers sent, by channel: the provider's charge plus what sending an offer "
+            "adds to the worker, measured as the difference between the offer's event and the same kind "
+            "of moment without an offer (push and SMS: a geofence entry at a store with no campaign; "
+            "email: the styling video below its campaign's percent):",
+        )
+    )
+    section.tables.append(_what_if_table(flow, prices, memory, total, measured))
+    _notes(section, lines, total, flow, offers)
+    section.seconds = time.perf_counter() - started
+    return section
+
+
+def _method(memory: dict[str, int], flow: Flow, ttl_days: float) -> str:
+    counts = Counter(worker_io.MIX_BATCH)
+    latencies = ", ".join(f"{k} {v:g} ms" for k, v in LATENCY_MS.items())
+    return f"""
+What a million moments cost in AWS charges (us-east-1, on-demand list prices from
+`bench/prices.json`, free tiers ignored), from counts measured on the real code paths. A "moment"
+here is one event an SDK posts, in the realistic mix of the worker benchmark: one SDK batch of
+{len(worker_io.MIX_BATCH)} = {", ".join(f"{n}× `{k}`" for k, n in counts.most_common())} (70%
+moments no campaign acts on, 20% with an offer considered, 10% identify).
+
+- **The flow, measured**: {flow.events:,} events ({flow.api_requests} SDK batches, after one
+  warm-up batch) through the real handlers in process, against moto with the stack from
+  `infra/template.yaml` and the demo campaigns: `app.app(event, context)` with an API Gateway proxy
+  event for `POST /v1/batch` (write key `demo-write-key`; the real SQS adapter sends to moto), then a
+  poller that receives up to 10 messages at a time, as Lambda's SQS trigger does, and calls
+  `app.process_events(sqs_event, context)`, then deletes them. Every AWS call of the app is counted
+  by a botocore handler (items and their sizes), and each batch is checked: every event committed
+  once, every offer decided once, one SNS Publish per push or SMS and one SES SendEmail per email.
+- **API Gateway and Lambda requests**: counted (one API request and one ingest invocation per SDK
+  batch; one worker invocation per received batch).
+- **Lambda duration**: each invocation is timed in process; moto's side of each AWS call is
+  subtracted (the time between the first and last botocore `before-send` handler), leaving our
+  code + botocore. *CPU only* bills that time as measured here. *Modelled* (the estimate) scales it
+  by the vCPU share Lambda gives the configured memory (one vCPU at {LAMBDA_ONE_VCPU_MB:,} MB:
+  ×{cpu_factor(memory["ingest"]):.2f} for the ingest function's {memory["ingest"]} MB,
+  ×{cpu_factor(memory["worker"]):.2f} for the worker's {memory["worker"]} MB, read from
+  `.chalice/config.json` for stage `{STAGE}` with Chalice's precedence) and **adds an assumed
+  network latency per AWS call**, because in-process moto has none: {latencies}. Each invocation
+  is rounded up to 1 ms, as Lambda bills. x86_64 prices (Chalice's default architecture).
+- **SQS**: the ingest's `SendMessageBatch` calls are counted (each 64 KB of payload is one billed
+  request: measured message sizes); Lambda's poller is modelled as one `ReceiveMessage` and one
+  `DeleteMessageBatch` per worker invocation (its empty long polls when idle are a fixed charge of
+  well under $1 a month, not a per-moment cost).
+- **DynamoDB**: request units by the sizes of the items written and read (1 KB per write unit, 2
+  per KB in a transaction, 4 KB per read unit; strongly consistent reads 1, eventual 0.5), as the
+  worker benchmark counts them. Storage: the items each event adds that are not per shopper
+  (markers, offers, redemption codes, visits; not profiles), plus DynamoDB's 100 bytes per item,
+  kept {ttl_days:g} days (`MM_MESSAGE_TTL_DAYS`; the offer items' TTL is assumed the same), so at
+  a steady million moments a month that many bytes are stored.
+- **CloudWatch Logs**: the lines the handlers print with the deployed stages' settings (Powertools
+  log level INFO, EMF metrics on, Lambda's `_X_AMZN_TRACE_ID` set), captured, plus Lambda's
+  START/END/REPORT lines per invocation, plus {LOG_EVENT_OVERHEAD_BYTES} bytes per log event (what
+  CloudWatch Logs counts per event in PutLogEvents). GB = 2^30 bytes.
+- **Offers**: per channel, the provider's price plus what the offer adds to the worker (DynamoDB
+  units, worker time and calls), from the worker benchmark's per-category counts: the difference
+  between an offer's event and the same moment without an offer.
+- **Not counted**: free tiers, data transfer, CloudWatch custom metrics from EMF (a fixed monthly
+  charge per metric, not per moment), alarms, the campaign catalog refresh (one Query per warm
+  worker per minute), DynamoDB point-in-time recovery, and SQS redeliveries (rare).
+"""
+
+
+def _price_table(prices: dict[str, Price]) -> Table:
+    return Table(
+        ["Price", "us-east-1 list price", "Source", "As known on"],
+        [
+            [p.label, p.detail, p.source, f"{p.as_known_on}; verify before relying on it"]
+            for p in prices.values()
+        ],
+        caption="Price table (`bench/prices.json`):",
+    )
+
+
+def _inputs_table(
+    flow: Flow,
+    measured: worker_io.WorkerMeasurement,
+    memory: dict[str, int],
+    logs_per_event: float,
+    printed: int,
+    platform_bytes: int,
+    log_events: int,
+) -> Table:
+    n = flow.events
+    worker_calls: Counter[str] = Counter()
+    for inv in flow.worker:
+        worker_calls.update(inv.calls)
+    ingest_calls: Counter[str] = Counter()
+    for inv in flow.ingest:
+        ingest_calls.update(inv.calls)
+    per_inv = [i.events for i in flow.worker]
+    mix_wru = measured.mix_average(lambda k: measured.typical(k).write_units_sized)
+    mix_rru = measured.mix_average(lambda k: measured.typical(k).read_units_sized)
+    mix_calls = measured.mix_average(lambda k: len(measured.typical(k).calls))
+    rows = [
+        ["events measured", f"{n:,}", ""],
+        [
+            "API requests per moment",
+            f"{flow.api_requests / n:.3f}",
+            f"{len(worker_io.MIX_BATCH)} events per `POST /v1/batch`",
+        ],
+        [
+            "ingest: our code per request, p50 / mean (moto excluded)",
+            f"{fmt_ms(median([i.own_ms for i in flow.ingest]))} / {fmt_ms(sum(i.own_ms for i in flow.ingest) / len(flow.ingest))} ms",
+            "this machine, one request of 20 events",
+        ],
+        [
+            "ingest: AWS calls per request",
+            ", ".join(f"{v / len(flow.ingest):g} {k}" for k, v in sorted(ingest_calls.items())) or "none",
+            "write key cached; SQS `SendMessageBatch` takes 10 messages",
+        ],
+        [
+            "SQS message size p50 / max",
+            f"{median(flow.message_bytes):,.0f} / {max(flow.message_bytes):,} B",
+            f"{flow.sqs_send_chunks} billed send requests for {flow.sqs_send_calls} calls",
+        ],
+        [
+            "worker: invocations per moment, events per invocation (mean)",
+            f"{len(flow.worker) / n:.3f}, {sum(per_inv) / len(per_inv):.1f}",
+            "batch size 10 (app.py)",
+        ],
+        [
+            "worker: our code per invocation, p50 / mean (moto excluded)",
+            f"{fmt_ms(median([i.own_ms for i in flow.worker]))} / {fmt_ms(sum(i.own_ms for i in flow.worker) / len(flow.worker))} ms",
+            f"{fmt_ms(sum(i.own_ms for i in flow.worker) / n)} ms per event",
+        ],
+        [
+            "worker: AWS calls per moment",
+            ", ".join(f"{v / n:.2f} {k}" for k, v in sorted(worker_calls.items())),
+            f"worker benchmark's weighted mix: {mix_calls:.2f} calls per event",
+        ],
+        [
+            "DynamoDB WRU / RRU per moment (by item size)",
+            f"{flow.wru / n:.2f} / {flow.rru / n:.2f}",
+            f"worker benchmark's weighted mix: {mix_wru:.2f} / {mix_rru:.2f} (its shoppers have fewer "
+            "events each, so smaller profiles)",
+        ],
+        [
+            "offers sent per moment: SES / SNS Publish",
+            f"{flow.ses_sends / n:.3f} / {flow.sns_publishes / n:.3f}",
+            "priced per offer, below",
+        ],
+        [
+            "items kept per moment until their TTL",
+            ", ".join(f"{v / n:.2f} {k}" for k, v in flow.stored_items.most_common()),
+            f"{flow.stored_bytes / n:,.0f} B with DynamoDB's per-item overhead",
+        ],
+        [
+            "CloudWatch Logs per moment",
+            f"{logs_per_event:,.0f} B",
+            f"printed by the handlers {printed / n:,.0f} B, Lambda's platform lines {platform_bytes / n:,.0f} B, "
+            f"{log_events / n:.2f} log events × {LOG_EVENT_OVERHEAD_BYTES} B",
+        ],
+    ]
+    return Table(
+        ["Measured input", "Value", "Note"],
+        rows,
+        caption="What was measured (per moment = per event of the mix):",
+    )
+
+
+def _lambda_table(flow: Flow, memory: dict[str, int]) -> Table:
+    rows = []
+    for label, invs, mem in (
+        ("ingest (`POST /v1/batch`, 20 events)", flow.ingest, memory["ingest"]),
+        ("worker (SQS batch)", flow.worker, memory["worker"]),
+    ):
+        factor = cpu_factor(mem)
+        calls: Counter[str] = Counter()
+        for inv in invs:
+            calls.update(inv.calls)
+        k = len(invs)
+        own = sum(i.own_ms for i in invs) / k
+        rows.append(
+            [
+                label,
+                f"{mem} MB",
+                f"×{factor:.2f}",
+                fmt_ms(own),
+                fmt_ms(own * factor),
+                fmt_ms(latency_ms(calls) / k),
+                fmt_ms(sum(i.modelled_ms(factor) for i in invs) / k),
+                fmt_ms(sum(math.ceil(i.modelled_ms(factor)) for i in invs) / k),
+            ]
+        )
+    return Table(
+        [
+            "Function",
+            "Memory",
+            "CPU share factor",
+            "Our code ms (this machine)",
+            "× factor",
+            "+ assumed network ms",
+            "Modelled ms",
+            "Billed ms (rounded up per invocation)",
+        ],
+        rows,
+        caption="Lambda duration per invocation (means over the measured invocations):",
+    )
+
+
+def _naive_table(
+    lines: list[Line], prices: dict[str, Price], total: float, flow: Flow, memory: dict[str, int]
+) -> Table:
+    ours: dict[str, float] = {}
+    for line in lines:
+        key = (
+            "API Gateway"
+            if line.component.startswith("API")
+            else "Lambda requests"
+            if line.component.startswith("Lambda requests")
+            else "Lambda duration"
+            if line.component.startswith("Lambda duration")
+            else "SQS"
+            if line.component.startswith("SQS")
+            else "DynamoDB writes"
+            if "writes" in line.component
+            else "DynamoDB reads"
+            if "reads" in line.component
+            else "DynamoDB storage"
+            if "storage" in line.component
+            else "CloudWatch Logs"
+        )
+        ours[key] = ours.get(key, 0.0) + line.modelled
+    n = flow.events
+    why = {
+        "API Gateway": f"SDK batches of {len(worker_io.MIX_BATCH)}: one request per batch",
+        "Lambda requests": "one ingest invocation per SDK batch, one worker invocation per SQS batch of up to 10",
+        "Lambda duration": f"{(sum(math.ceil(i.modelled_ms(cpu_factor(memory['worker']))) for i in flow.worker)) / n:.1f} "
+        f"worker ms per event at {memory['worker']} MB (more memory, batched), "
+        f"{sum(math.ceil(i.modelled_ms(cpu_factor(memory['ingest']))) for i in flow.ingest) / n:.2f} ingest ms per event",
+        "SQS": "SendMessageBatch of 10; Lambda receives and deletes in batches of 10",
+        "DynamoDB writes": f"{flow.wru / n:.1f} WRU per event: the exactly-once commit is a transaction (2 WRU per "
+        "KB per item: marker + profile + counters, more with an offer), and profiles pass 1 KB",
+        "DynamoDB reads": f"{flow.rru / n:.2f} RRU per event: profile and alias read strongly consistent",
+        "DynamoDB storage": "idempotency markers and offers kept 30 days",
+        "CloudWatch Logs": "one JSON line per event + EMF metrics and Lambda's lines per invocation",
+    }
+    rows = []
+    naive_total = 0.0
+    for component, key, quantity, assumption in NAIVE:
+        cost = quantity * MILLION * prices[key].usd
+        naive_total += cost
+        rows.append([component, assumption, _usd(cost), _usd(ours.get(component, 0.0)), why[component]])
+    rows.append(["**Total**", "", f"**{_usd(naive_total)}**", f"**{_usd(total)}**", ""])
+    return Table(
+        [
+            "Component",
+            "Naive design (the anchor, about $8-11 per million events)",
+            "Naive $ per million",
+            "Ours $ per million (modelled)",
+            "Why ours differs",
+        ],
+        rows,
+        caption="Against the anchor: a naive design priced with the same table:",
+    )
+
+
+def _what_if_table(
+    flow: Flow,
+    prices: dict[str, Price],
+    memory: dict[str, int],
+    total: float,
+    measured: worker_io.WorkerMeasurement,
+) -> Table:
+    p = prices
+    n = flow.events
+    batch = len(worker_io.MIX_BATCH)
+    # (a) No SDK batching: one API request and one ingest invocation per event (ingest time per
+    # event taken as the batch's own time divided by its events, plus one SQS call's latency).
+    factor_i = cpu_factor(memory["ingest"])
+    ingest_own = sum(i.own_ms for i in flow.ingest) / n
+    single_ms = math.ceil(ingest_own * factor_i + LATENCY_MS["SQS"])
+    batched_ingest = sum(math.ceil(i.modelled_ms(factor_i)) for i in flow.ingest) / n
+    extra_a = (
+        (1 - flow.api_requests / n) * p["api_gateway_rest_request"].usd
+        + (1 - len(flow.ingest) / n) * p["lambda_request"].usd
+        + (single_ms - batched_ingest) / 1000 * memory["ingest"] / 1024 * p["lambda_gb_second_x86"].usd
+        + (1 - flow.sqs_send_chunks / n) * p["sqs_standard_request"].usd
+    ) * MILLION
+    # (b) The worker gets one event per invocation (a trickle of single events, no batching window).
+    extra_b = (
+        (1 - len(flow.worker) / n) * (p["lambda_request"].usd + 2 * p["sqs_standard_request"].usd)
+    ) * MILLION
+    # (c) Profiles at the bounds the code keeps: the profile Put and its strong read grow.
+    bounded = worker_io.profile_at_its_bounds()
+    profile_sizes = [
+        b for t in measured.warm.values() for c in t[0].calls for name, b in c.written if name == "profile"
+    ]
+    now_profile = median(profile_sizes) if profile_sizes else 1024
+    extra_wru = 2 * (math.ceil(bounded / 1024) - math.ceil(now_profile / 1024))
+    extra_rru = math.ceil(bounded / 4096) - math.ceil(now_profile / 4096)
+    extra_c = (
+        extra_wru * p["dynamodb_on_demand_wru"].usd + extra_rru * p["dynamodb_on_demand_rru"].usd
+    ) * MILLION
+    # (d) DynamoDB on-demand before the 2024-11-01 reduction (twice today's prices).
+    dynamo = (
+        (flow.wru * p["dynamodb_on_demand_wru"].usd + flow.rru * p["dynamodb_on_demand_rru"].usd)
+        / n
+        * MILLION
+    )
+    rows = [
+        ["the SDK posts every event alone (no batching)", f"+{_usd(extra_a)}", _usd(total + extra_a)],
+        [
+            "the worker gets one event per invocation (low traffic, no batching window)",
+            f"+{_usd(extra_b)}",
+            _usd(total + extra_b),
+        ],
+        [
+            f"every shopper's profile at the bounds the code keeps (~{bounded:,} B instead of ~{now_profile:,.0f} B): "
+            f"+{extra_wru} WRU, +{extra_rru} RRU per event",
+            f"+{_usd(extra_c)}",
+            _usd(total + extra_c),
+        ],
+        [
+            "DynamoDB at the on-demand prices before 2024-11-01 ($1.25 / $0.25 per million)",
+            f"+{_usd(dynamo)}",
+            _usd(total + dynamo),
+        ],
+    ]
+    return Table(
+        ["What if", "Change per million moments", "Total per million moments"],
+        rows,
+        caption=f"How the total moves (one at a time, from the modelled {_usd(total)}; batch of {batch}):",
+    )
+
+
+def _notes(section: Section, lines: list[Line], total: float, flow: Flow, offers: list[OfferCost]) -> None:
+    biggest = max(lines, key=lambda line: line.modelled)
+    section.notes.append(
+        f"The largest item is {biggest.component.split(' (')[0]}: {_usd(biggest.modelled)} of {_usd(total)} "
+        f"({biggest.modelled / total:.0%}) per million moments."
+    )
+    dynamo = sum(line.modelled for line in lines if line.component.startswith("DynamoDB"))
+    if dynamo / total > 0.5:
+        section.notes.append(
+            f"DynamoDB is {dynamo / total:.0%} of the total, and almost all of it write units: every event "
+            "commits its idempotency marker, the whole profile item and the hourly counters in one "
+            "`TransactWriteItems`, and a transaction bills 2 WRU per KB of each item (a product view: "
+            "3 items, 6-8 WRU); an offer adds a second transaction of 5-8 items (ledger, redemption "
+            "code, daily / campaign / weekly caps, minimum gap, visit, budget) plus the ledger's "
+            "update to `sent`. Ways to lower it without giving up exactly-once (not done here): keep "
+            "the recent message ids inside the profile item instead of a marker item per event (one "
+            "item per commit instead of two), move the analytics counters out of the per-event "
+            "transaction (aggregate them per batch, or count with EMF metrics), keep the profile item "
+            "under 1 KB (or split rarely-changing traits from the hot fields), and write the offer "
+            "ledger's caps as fewer, combined items."
+        )
+    sms = next((o for o in offers if o.channel == "SMS"), None)
+    if sms is not None:
+        section.notes.append(
+            f"Per offer, the provider dominates email ({_usd(offers[1].provider)} per million) and SMS "
+            f"({_usd(sms.provider)} per million plus carrier fees); for push the ledger and caps "
+            f"transaction ({_usd(offers[0].dynamodb)}) costs more than SNS itself ({_usd(offers[0].provider)})."
+        )
+    section.notes.append(
+        "Every price is a list price as known on the date in the table, not re-checked online when this "
+        "page was generated; verify them on the source pages before relying on these figures. The "
+        "modelled Lambda duration rests on the assumed per-call latencies above; the CPU-only column "
+        "is its lower bound."
+    )
