@@ -570,3 +570,50 @@ def update_store(store_id: str) -> Response:
 def delete_store(store_id: str) -> Response:
     wiring.container().store_admin.delete(_path_param(store_id))
     return Response(body="", status_code=204)
+
+
+# Videos (issue 4): admin, and the video platform's signed milestone webhook -----------------
+@app.route("/admin/videos", methods=["POST"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def create_video() -> Response:
+    return json_response(201, wiring.container().video_admin.create(_json_body()))
+
+
+@app.route("/admin/videos", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def list_videos() -> Response:
+    return json_response(200, {"videos": wiring.container().video_admin.list()})
+
+
+@app.route("/admin/videos/{video_id}", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def get_video(video_id: str) -> Response:
+    return json_response(200, wiring.container().video_admin.get(_path_param(video_id)))
+
+
+@app.route("/admin/videos/{video_id}", methods=["PATCH"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+@admin_only
+def update_video(video_id: str) -> Response:
+    return json_response(200, wiring.container().video_admin.update(_path_param(video_id), _json_body()))
+
+
+@app.route("/admin/videos/{video_id}", methods=["DELETE"], authorizer=iam)
+@handles_errors
+@admin_only
+def delete_video(video_id: str) -> Response:
+    wiring.container().video_admin.delete(_path_param(video_id))
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/webhooks/video", methods=["POST"], content_types=["application/json"])
+@handles_errors
+def video_webhook() -> Response:
+    """``Video Milestone Reached`` from a video platform, signed with ``X-MM-Signature:
+    t=<unix>,v1=<HMAC-SHA256 hex of "{t}.{raw body}">``; queued like a track event."""
+    request = _request()
+    result = wiring.container().video_webhook.receive(request.raw_body, request.headers.get("x-mm-signature"))
+    return _accepted(result)

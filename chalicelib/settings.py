@@ -18,6 +18,7 @@ STAGES = ("local", *DEPLOYED_STAGES)
 # Keys published in the README for the local demo. A deployed stage refuses them.
 DEMO_WRITE_KEY = "demo-write-key"
 DEMO_ADMIN_TOKEN = "demo-admin-token"
+DEMO_VIDEO_WEBHOOK_SECRET = "local-only-video-webhook-secret-not-a-secret"
 
 
 class SettingsError(RuntimeError):
@@ -62,6 +63,8 @@ class Settings:
     # Geofences (issue 4)
     max_travel_kmh: float = 300.0  # faster than this since the last position: impossible_travel
     fence_cache_ttl_seconds: float = 300.0  # a warm worker re-reads a geohash cell's fences after this
+    # Videos: the video platform's webhook signing secret (empty: the webhook refuses everything)
+    video_webhook_secret: bytes = b""
 
     @property
     def deployed(self) -> bool:
@@ -139,6 +142,11 @@ class Settings:
         per_key = number("MM_RATE_LIMIT_PER_KEY_PER_SECOND", 200, 0)
         per_device = number("MM_RATE_LIMIT_PER_DEVICE_PER_MINUTE", 300, 0)
         sms_budget = number("MM_SMS_DAILY_BUDGET_USD", 0, 0)
+        webhook_secret = env.get("MM_VIDEO_WEBHOOK_SECRET", "").strip()
+        if webhook_secret and len(webhook_secret) < 16:
+            problems.append("MM_VIDEO_WEBHOOK_SECRET must be at least 16 characters")
+        if stage in DEPLOYED_STAGES and webhook_secret == DEMO_VIDEO_WEBHOOK_SECRET:
+            problems.append("MM_VIDEO_WEBHOOK_SECRET is the local demo value; set a real one in SSM")
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(
@@ -174,6 +182,7 @@ class Settings:
             rate_limit_per_key_per_second=per_key,
             rate_limit_per_device_per_minute=per_device,
             sms_daily_budget_usd=sms_budget,
+            video_webhook_secret=webhook_secret.encode(),
         )
 
 

@@ -158,8 +158,40 @@ class Container:
         from chalicelib.use_cases.process_events import ProcessEvent
 
         return ProcessEvent(
-            self.moment_store, self.qr_codes, self.settings, self.clock, self.after_moment, fences=self.fences
+            self.moment_store,
+            self.qr_codes,
+            self.settings,
+            self.clock,
+            self.after_moment,
+            fences=self.fences,
+            videos=self.video_catalog,
         )
+
+    # Videos: admin, what a milestone means, the signed platform webhook ------------------
+    @cached_property
+    def video_repository(self) -> Any:
+        from chalicelib.adapters.dynamodb_videos import DynamoDBVideos
+
+        return DynamoDBVideos(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def video_catalog(self) -> Any:
+        """A milestone's intent and products per video, cached per warm worker."""
+        from chalicelib.use_cases.videos import VideoCatalog
+
+        return VideoCatalog(self.video_repository, self.settings.cache_ttl_seconds)
+
+    @cached_property
+    def video_admin(self) -> Any:
+        from chalicelib.use_cases.videos import VideoAdmin
+
+        return VideoAdmin(self.video_repository, self.clock, on_change=self.video_catalog.clear)
+
+    @cached_property
+    def video_webhook(self) -> Any:
+        from chalicelib.use_cases.videos import VideoWebhook
+
+        return VideoWebhook(self.ingest, self.settings.video_webhook_secret, self.clock)
 
     # Offers ---------------------------------------------------------------------------
     @cached_property

@@ -99,6 +99,17 @@ CAMPAIGNS: list[dict[str, Any]] = [
 ]
 
 
+VIDEOS: list[dict[str, Any]] = [
+    {
+        "video_id": "styling-101",
+        "title": "Three ways to wear a linen shirt",
+        "length_seconds": 240,
+        "kind": "shoppable",
+        "product_ids": ["linen-shirt-blue", "chino-sand"],
+    },
+]
+
+
 def seed(container: Any) -> dict[str, Any]:
     """Write the demo data; returns the QR codes with their signed tokens."""
     from chalicelib.domain.errors import InvalidInput
@@ -111,6 +122,11 @@ def seed(container: Any) -> dict[str, Any]:
         except InvalidInput:  # already there
             container.store_admin.update(store["store_id"], {k: v for k, v in store.items() if k != "store_id"})
     codes = [admin.create_qr_code(**qr) for qr in QR_CODES]
+    for video in VIDEOS:  # milestones of a shoppable video are I-want-to-buy moments
+        try:
+            container.video_admin.create(dict(video))
+        except InvalidInput:
+            container.video_admin.update(video["video_id"], {k: v for k, v in video.items() if k != "video_id"})
     for campaign in CAMPAIGNS:
         try:
             container.campaign_admin.create(campaign)

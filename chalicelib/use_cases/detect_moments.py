@@ -7,6 +7,10 @@ both in the event's one WritePlan, so a redelivered event detects nothing twice.
 
 SDK claims (``Geofence Entered/Dwelled/Exited``) for a store the index has no fence for are
 left to the worker's plain path (trusted as before): only fenced stores can be checked.
+
+A video milestone, from heartbeats or reported (``Video Milestone Reached``: an SDK or the
+signed video platform webhook), fires once per viewer, video and percent, and carries what
+``VideoFacts`` knows of the video: its intent (how-to: do, shoppable: buy) and products.
 """
 
 from __future__ import annotations
@@ -22,12 +26,17 @@ from chalicelib.geo.presence import Detection, Rules, observe_claim, observe_pos
 
 DEVICE_LIMIT = 5
 VIDEO_EVENT = "Video Content Playing"
+MILESTONE_EVENT = "Video Milestone Reached"
 
 
 class FenceLookup(Protocol):
     def near(self, lat: float, lon: float) -> list[Fence]: ...
 
     def has_fence(self, store_id: str) -> bool: ...
+
+
+class VideoFacts(Protocol):
+    def milestone_facts(self, video_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -59,15 +68,20 @@ def _as_found(detection: Detection) -> dict[str, Any]:
 
 
 class MomentDetector:
-    def __init__(self, fences: FenceLookup, max_travel_kmh: float = 300.0) -> None:
+    def __init__(
+        self, fences: FenceLookup, max_travel_kmh: float = 300.0, videos: VideoFacts | None = None
+    ) -> None:
         self._fences = fences
         self._rules = Rules(max_speed_kmh=max_travel_kmh)
+        self._videos = videos
 
     def detect(self, profile: Profile, event: Event) -> Detected | None:
         if event.event == LOCATION_EVENT or event.event in GEOFENCE_CLAIMS:
             return self._geofence(profile, event)
         if event.event == VIDEO_EVENT:
             return self._video(profile, event)
+        if event.event == MILESTONE_EVENT:
+            return self._milestone(profile, event)
         return None
 
     def _geofence(self, profile: Profile, event: Event) -> Detected | None:
@@ -119,10 +133,39 @@ class MomentDetector:
                 "video_id": video_id,
                 "percent": p,
                 "at": event.timestamp.isoformat(),
+                **self._facts(video_id),
             }
             for p in reached
         ]
         return Detected(replace(profile, video_state=watch_time.keep_recent(videos)), found, True)
+
+    def _milestone(self, profile: Profile, event: Event) -> Detected | None:
+        """A reported milestone: once per viewer, video and percent (shared with heartbeats)."""
+        video_id, percent = event.properties.get("video_id"), event.properties.get("percent")
+        if not isinstance(video_id, str) or not video_id:
+            return None
+        if isinstance(percent, bool) or not isinstance(percent, (int, float)):
+            return None
+        videos = dict(profile.video_state)
+        state = dict(videos.get(video_id) or {"intervals": [], "fired": []})
+        fired = list(state.get("fired") or [])
+        found: list[dict[str, Any]] = []
+        if percent not in fired:
+            state["fired"] = sorted([*fired, percent])
+            found.append(
+                {
+                    "moment": "video_milestone",
+                    "video_id": video_id,
+                    "percent": percent,
+                    "at": event.timestamp.isoformat(),
+                    **self._facts(video_id),
+                }
+            )
+        videos[video_id] = state
+        return Detected(replace(profile, video_state=watch_time.keep_recent(videos)), found, False)
+
+    def _facts(self, video_id: str) -> dict[str, Any]:
+        return self._videos.milestone_facts(video_id) if self._videos is not None else {}
 
 
 def _context_position(event: Event) -> Any:

@@ -32,6 +32,8 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.events import (
     DETECTED_EVENT_NAMES,
     Event,
+    Intent,
+    MomentKind,
     classify,
 )
 from chalicelib.domain.ports import MessageMarker, MomentStore, WritePlan
@@ -90,13 +92,16 @@ class ProcessEvent:
         clock: Clock,
         after_commit: AfterCommit | None = None,
         fences: Any = None,  # FenceLookup (chalicelib.use_cases.detect_moments); None: no detectors
+        videos: Any = None,  # VideoFacts: a milestone's intent and products (None: not known)
     ) -> None:
         self._store = store
         self._qr_codes = qr_codes
         self._settings = settings
         self._clock = clock
         self._after_commit = after_commit
-        self._detector = MomentDetector(fences, settings.max_travel_kmh) if fences is not None else None
+        self._detector = (
+            MomentDetector(fences, settings.max_travel_kmh, videos) if fences is not None else None
+        )
 
     def __call__(self, envelope: Envelope) -> Processed:
         event = envelope.event
@@ -161,7 +166,7 @@ class ProcessEvent:
                             profile,
                             derived,
                             found.get("store_id"),
-                            None,
+                            found.get("product_id"),  # a video milestone's featured product
                             first_delivery=outcome is Outcome.PROCESSED,
                         )
                     )
@@ -236,7 +241,7 @@ class ProcessEvent:
         if detection is not None:
             profile = detection.profile
             for found in detection.accepted:
-                kind = classify(DETECTED_EVENT_NAMES[found["moment"]])
+                kind = detected_kind(found)
                 assert kind is not None
                 profile = profiles.apply_moment(
                     profile, derived_event(event, found), kind, half_life, found.get("store_id")
@@ -349,6 +354,15 @@ def process_batch(
     return report
 
 
+def detected_kind(found: dict[str, Any]) -> MomentKind | None:
+    """The kind of a detected moment; a video milestone carries its video's intent (a
+    shoppable video's milestone is an I-want-to-buy moment, a how-to's an I-want-to-do one)."""
+    kind = classify(DETECTED_EVENT_NAMES.get(found["moment"], ""))
+    if kind is not None and found.get("intent") in {i.value for i in Intent}:
+        kind = replace(kind, intent=Intent(found["intent"]))
+    return kind
+
+
 def derived_event(event: Event, found: dict[str, Any]) -> Event:
     """A detected moment as the track event it stands for (its own message id)."""
     name = DETECTED_EVENT_NAMES[found["moment"]]
@@ -377,7 +391,7 @@ def detection_increments(
     counts: dict[str, int] = {"events": 1, f"event:{event.event}": 1} if count_event else {}
     per_store: dict[str, dict[str, int]] = {}
     for item in found:
-        kind = classify(DETECTED_EVENT_NAMES.get(item["moment"], ""))
+        kind = detected_kind(item)
         if item.get("rejected") is not None or kind is None:
             name = f"rejected:{item.get('rejected') or 'unknown'}"
             counts[name] = counts.get(name, 0) + 1
