@@ -100,7 +100,13 @@ class Circle:
     radius_m: float
 
     def contains(self, lat: float, lon: float, margin_m: float = 0.0) -> bool:
-        return haversine_m(self.lat, self.lon, lat, lon) <= self.radius_m + margin_m
+        reach = self.radius_m + margin_m
+        # A latitude band check first: a degree of latitude is the same length everywhere, so
+        # this never rejects a point the exact test would accept, and it skips most of a
+        # crowded cell's fences without any trigonometry.
+        if abs(lat - self.lat) > math.degrees(reach / EARTH_RADIUS_M) * 1.000001:
+            return False
+        return haversine_m(self.lat, self.lon, lat, lon) <= reach
 
     def bbox(self, margin_m: float = 0.0) -> BBox:
         return circle_bbox(self.lat, self.lon, self.radius_m + margin_m)
