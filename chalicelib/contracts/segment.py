@@ -332,7 +332,10 @@ def parse_event(
     if timestamp is None:
         timestamp = now
     elif own_sent_at is not None:
-        timestamp = timestamp + (now - own_sent_at)  # correct the device clock's skew
+        try:
+            timestamp = timestamp + (now - own_sent_at)  # correct the device clock's skew
+        except OverflowError:  # absurd dates: the window check below names the field
+            timestamp = datetime.min.replace(tzinfo=UTC)
     if now - timestamp > MAX_AGE:
         c.fail("timestamp", "is more than 24 hours old; events that late are not accepted")
     elif timestamp - now > MAX_FUTURE:

@@ -68,6 +68,17 @@ def increments_for(
     return result
 
 
+def combined(increments: list[CounterIncrement]) -> list[CounterIncrement]:
+    """One increment per (scope, bucket), counts added: a DynamoDB transaction may touch an
+    item only once, and one event can count several things in the same item."""
+    by_item: dict[tuple[str, str], dict[str, int]] = {}
+    for increment in increments:
+        counts = by_item.setdefault((increment.scope, increment.hour), {})
+        for name, n in increment.counts.items():
+            counts[name] = counts.get(name, 0) + n
+    return [CounterIncrement(scope, hour, counts) for (scope, hour), counts in by_item.items()]
+
+
 def day_bucket(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,8 @@ from chalicelib.domain.ports import MomentStore
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.settings import Settings
 from chalicelib.use_cases.offers import UNSUBSCRIBE_PURPOSE
+
+_TOKEN = re.compile(r"[A-Za-z0-9_:.\-]+")
 
 
 def _subject_of(body: dict[str, Any]) -> Subject:
@@ -56,9 +59,10 @@ class Audience:
         platform, token = body.get("platform"), body.get("token")
         if platform not in PLATFORMS:
             errors.append(FieldError("platform", f"must be one of {', '.join(PLATFORMS)}"))
-        if not isinstance(token, str) or not 8 <= len(token) <= 4096 or any(c.isspace() for c in token):
+        # APNs tokens are hex and FCM tokens [A-Za-z0-9_:-]: anything else is not a device token
+        if not isinstance(token, str) or not 8 <= len(token) <= 4096 or not _TOKEN.fullmatch(token):
             errors.append(
-                FieldError("token", "must be the APNs or FCM device token (8-4096 characters, no spaces)")
+                FieldError("token", "must be the APNs or FCM device token (8-4096 letters, digits, _ : . -)")
             )
         if errors:
             raise InvalidInput(errors)

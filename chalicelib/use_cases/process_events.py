@@ -21,7 +21,7 @@ from chalicelib.contracts import queue_envelope
 from chalicelib.contracts.queue_envelope import Envelope
 from chalicelib.domain import profile as profiles
 from chalicelib.domain.clock import Clock, iso
-from chalicelib.domain.counters import CounterIncrement, increments_for, shard_of
+from chalicelib.domain.counters import CounterIncrement, combined, increments_for, shard_of
 from chalicelib.domain.errors import (
     Conflict,
     DuplicateMessage,
@@ -260,6 +260,7 @@ class ProcessEvent:
             counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
             if detection is not None:
                 counters += detection_increments(event, detection.found, self._settings.stat_shards, False)
+        counters = combined(counters)
         now = self._clock.now()
         record: dict[str, Any] = {
             "app": envelope.app_id,

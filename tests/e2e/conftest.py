@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,12 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _drain(stream: Any, path: Path) -> None:
+    with path.open("a") as sink:
+        for line in stream:
+            sink.write(line)
 
 
 def free_port() -> int:
@@ -118,6 +125,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     else:
         os.killpg(process.pid, signal.SIGKILL)
         pytest.fail("local stack not ready within 120 s:\n" + "".join(output))
+    # Keep reading the stack's output: the pump logs every event, and a full pipe would block it.
+    threading.Thread(target=_drain, args=(process.stdout, tmp / "stack.log"), daemon=True).start()
     stack = LocalStack(
         process,
         f"http://127.0.0.1:{port}",
