@@ -120,13 +120,17 @@ def seed(container: Any) -> dict[str, Any]:
         try:
             container.store_admin.create(dict(store))
         except InvalidInput:  # already there
-            container.store_admin.update(store["store_id"], {k: v for k, v in store.items() if k != "store_id"})
+            container.store_admin.update(
+                store["store_id"], {k: v for k, v in store.items() if k != "store_id"}
+            )
     codes = [admin.create_qr_code(**qr) for qr in QR_CODES]
     for video in VIDEOS:  # milestones of a shoppable video are I-want-to-buy moments
         try:
             container.video_admin.create(dict(video))
         except InvalidInput:
-            container.video_admin.update(video["video_id"], {k: v for k, v in video.items() if k != "video_id"})
+            container.video_admin.update(
+                video["video_id"], {k: v for k, v in video.items() if k != "video_id"}
+            )
     for campaign in CAMPAIGNS:
         try:
             container.campaign_admin.create(campaign)

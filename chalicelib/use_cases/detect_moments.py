@@ -174,8 +174,11 @@ def _context_position(event: Event) -> Any:
     if not isinstance(location, dict):
         return None
     return parse_position(
-        {"latitude": location.get("latitude"), "longitude": location.get("longitude"),
-         "accuracy_m": location.get("accuracy")},
+        {
+            "latitude": location.get("latitude"),
+            "longitude": location.get("longitude"),
+            "accuracy_m": location.get("accuracy"),
+        },
         event.timestamp,
     )
 
