@@ -20,12 +20,7 @@ killed by its process id and reported). Never touches AWS: the stack runs on mot
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import Options, Progress, Section, Table, Target, fmt_ms, median, percentile
+from devstack import background
+from devstack.background import BackgroundStack as LocalStack
+from devstack.background import Stopped
 
 NAME = "end_to_end"
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,150 +61,19 @@ class StackError(RuntimeError):
 
 
 # --- the stack ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _processes_with(*needles: str) -> list[int]:
-    """Process ids whose command line holds every needle (arguments joined by NUL)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if all(n in cmdline for n in needles):
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-@dataclass
-class LocalStack:
-    process: subprocess.Popen[bytes]
-    port: int
-    moto_port: int
-    folder: Path
-    state: dict[str, Any]
-    children: dict[str, int] = field(default_factory=dict)  # name -> pid, found after READY
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def moto_url(self) -> str:
-        return f"http://127.0.0.1:{self.moto_port}"
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+# started and stopped by devstack.background, as the e2e tests do
 
 
 def start_stack(folder: Path, progress: Progress) -> LocalStack:
-    port, moto_port = free_port(), free_port()
-    while moto_port == port:
-        moto_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MM_"))}
-    output = folder / "stack.out"
-    with open(output, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devstack",
-                "run",
-                "--port",
-                str(port),
-                "--moto-port",
-                str(moto_port),
-                "--no-autoreload",
-                "--print-ready",
-                "--log-dir",
-                str(folder),
-                "--state-file",
-                str(folder / "state.json"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    stack = LocalStack(process, port, moto_port, folder, {})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        text = output.read_text(errors="replace")
-        if "READY" in text.splitlines():
-            break
-        if process.poll() is not None:
-            raise StackError(f"the local stack exited with {process.returncode}:\n{text[-3000:]}")
-        time.sleep(0.2)
-    else:
-        stop_stack(stack)
-        raise StackError(
-            "the local stack was not ready within 120 s:\n" + output.read_text(errors="replace")[-3000:]
-        )
-    stack.state = json.loads((folder / "state.json").read_text())
-    for name, needles in (
-        ("moto server", ("moto.server", f"{moto_port}")),
-        ("chalice local", ("chalice", "local", f"{port}")),
-    ):
-        for pid in _processes_with(*needles):
-            stack.children[name] = pid
+    try:
+        stack = background.start(folder)
+    except RuntimeError as exc:
+        raise StackError(str(exc)) from exc
     progress(
-        f"local stack ready on ports {port} (chalice local) and {moto_port} (moto), "
-        f"pid {process.pid}, children {stack.children}"
+        f"local stack ready on ports {stack.port} (chalice local) and {stack.moto_port} (moto), "
+        f"pid {stack.process.pid}, children {background.processes_on(stack.port, stack.moto_port)}"
     )
     return stack
-
-
-@dataclass(frozen=True)
-class Stopped:
-    exit_code: int | None
-    seconds: float
-    left: list[str]  # processes still alive after the stop (then killed)
-
-
-def stop_stack(stack: LocalStack) -> Stopped:
-    """Ctrl-C, as a developer stops it; then check its children are gone."""
-    started = time.monotonic()
-    if stack.process.poll() is None:
-        os.killpg(stack.process.pid, signal.SIGINT)
-        try:
-            stack.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(stack.process.pid, signal.SIGKILL)
-            stack.process.wait(timeout=10)
-    seconds = time.monotonic() - started
-    time.sleep(0.5)
-    left = []
-    for name, pid in stack.children.items():
-        if _alive(pid):
-            left.append(f"{name} (pid {pid})")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    return Stopped(stack.process.returncode, seconds, left)
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -530,7 +397,7 @@ def run(options: Options, progress: Progress) -> Section:
             watcher.stop()
         finally:
             progress("stopping the local stack with SIGINT")
-            stopped = stop_stack(stack)
+            stopped = stack.stop(timeout=30)
     section = _section(
         played,
         rate=rate,
@@ -654,7 +521,7 @@ and log folder, exactly as `tests/e2e/conftest.py` does), driven over HTTP.
         Target(
             "Ctrl-C stops the stack and leaves no process behind",
             f"exit code {stopped.exit_code} after {stopped.seconds:.1f} s; "
-            + (f"left: {', '.join(stopped.left)} (killed)" if stopped.left else "nothing left"),
+            + (f"left: pids {stopped.left} (killed)" if stopped.left else "nothing left"),
             not stopped.left,
         )
     )

@@ -15,16 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from devstack.config import ROOT, stage_environment
-
-DEFAULT_STATE_FILE = ROOT / ".devstack" / "state.json"
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_SESSION_TOKEN": "local",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
+from devstack.config import FAKE_AWS, stage_environment
 
 
 class NoLocalStack(RuntimeError):

@@ -21,16 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from devstack.config import ROOT, stage_environment
-
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_SESSION_TOKEN": "local",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
-DEFAULT_STATE_FILE = ROOT / ".devstack" / "state.json"
+from devstack.config import DEFAULT_STATE_FILE, FAKE_AWS, ROOT, stage_environment
 
 
 def _die_with_parent() -> None:

@@ -6,6 +6,16 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where a running local stack writes its ports, resource names and QR codes
+DEFAULT_STATE_FILE = ROOT / ".devstack" / "state.json"
+# Credentials for moto only: the local stack never talks to a real AWS account.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
 
 
 def stage_environment(stage: str = "local") -> dict[str, str]:

@@ -7,19 +7,16 @@ Sized for CI (``MM_LOAD_SHOPPERS`` shoppers of 15 events each, default 30 = 450 
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from devstack.background import start
 from devstack.load import LoadRun, Target, events_per_shopper
-from tests.e2e.conftest import ROOT, LocalStack, free_port
+from tests.e2e.conftest import ROOT, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,61 +26,11 @@ RATE = float(os.environ.get("MM_LOAD_RATE", "10"))
 
 @pytest.fixture(scope="module")
 def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """conftest's ``local_stack``, but the stack's own output goes to a file: under load the
-    worker logs more than a pipe holds, and an undrained pipe blocks the queue pump."""
-    tmp = tmp_path_factory.mktemp("devstack")
-    port, moto_port = free_port(), free_port()
-    state_file, output = tmp / "state.json", tmp / "stack.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MM_"))}
-    with output.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "run", "--port", str(port), "--moto-port", str(moto_port)]
-            + ["--no-autoreload", "--print-ready", "--log-dir", str(tmp), "--state-file", str(state_file)]
-            + ["--visibility-timeout", "5"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 120
-    while "READY" not in output.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("local stack not ready:\n" + output.read_text(errors="replace"))
-        time.sleep(0.2)
-    stack = LocalStack(
-        process,
-        f"http://127.0.0.1:{port}",
-        f"http://127.0.0.1:{moto_port}",
-        json.loads(state_file.read_text()),
-        tmp,
-    )
+    """conftest's stack, with a 5 s visibility timeout: under load a batch can take seconds, and
+    a message must not come back while the worker still holds it."""
+    stack = start(tmp_path_factory.mktemp("devstack"), visibility_timeout=5)
     yield stack
-    if process.poll() is None:  # Ctrl-C, so the stack stops moto and chalice local itself
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    for pid in leftover_processes(port, moto_port):  # a moto busy with a big table can outlive it
-        os.kill(pid, signal.SIGKILL)
-
-
-def leftover_processes(port: int, moto_port: int) -> list[int]:
-    """This stack's moto server and chalice local, by their ports, if still running."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in argv]
-        if ("moto.server" in words and str(moto_port) in words) or (
-            "local" in words and "--port" in words and str(port) in words
-        ):
-            found.append(int(entry.name))
-    return found
+    stack.stop()
 
 
 def test_the_load_generator_explains_itself() -> None:
