@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from cli import qr, stores, users
-from cli.local_stack import DEFAULT_STATE_FILE
+from devstack.config import DEFAULT_STATE_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:

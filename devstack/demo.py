@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from devstack import outbox
-from devstack.__main__ import DEFAULT_STATE_FILE
+from devstack.config import DEFAULT_STATE_FILE
 
 CITIES = (
     "America/Los_Angeles",

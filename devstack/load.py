@@ -668,7 +668,7 @@ class LoadRun:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from devstack.__main__ import DEFAULT_STATE_FILE
+    from devstack.config import DEFAULT_STATE_FILE
 
     per_shopper = events_per_shopper()
     parser = argparse.ArgumentParser(
