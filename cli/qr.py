@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli import command_group
+
 # API field -> the option that sets it, so a refusal names what the user typed.
 OPTION_OF = {
     "store_id": "--store",
@@ -80,19 +82,12 @@ def _image_options(parser: argparse.ArgumentParser, default_error: str = "M") ->
 
 
 def add_parser(commands: Any) -> None:
-    qr = commands.add_parser(
+    sub = command_group(
+        commands,
         "qr",
-        help="QR codes for stores: make, image, sheet, list, show, update, revoke, rotate, stats",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "QR codes for stores: make, image, sheet, list, show, update, revoke, rotate, stats",
+        __doc__,
     )
-    sub = qr.add_subparsers(dest="qr_command", metavar="QR_COMMAND")
-
-    def usage(args: argparse.Namespace, container: Any, out: TextIO) -> int:
-        qr.print_help(out)
-        return 2
-
-    qr.set_defaults(run=usage)
 
     make = sub.add_parser(
         "make",

@@ -13,23 +13,12 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli import command_group
 from cli.qr import Refused, _guarded
 
 
 def add_parser(commands: Any) -> None:
-    users = commands.add_parser(
-        "users",
-        help="a user's data: export, erase",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = users.add_subparsers(dest="users_command", metavar="USERS_COMMAND")
-
-    def usage(args: argparse.Namespace, container: Any, out: TextIO) -> int:
-        users.print_help(out)
-        return 2
-
-    users.set_defaults(run=usage)
+    sub = command_group(commands, "users", "a user's data: export, erase", __doc__)
 
     export = sub.add_parser(
         "export",

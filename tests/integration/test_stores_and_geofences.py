@@ -9,20 +9,10 @@ import time
 
 from chalicelib.geo.geometry import EARTH_RADIUS_M
 from cli.__main__ import main
+from tests.unit.builders import COFFEE_STORE, north_of_coffee_store
 
-STORE = {
-    "store_id": "store-001",
-    "name": "Bean There",
-    "lat": 37.7936,
-    "lon": -122.3958,
-    "radius_m": 80,
-    "timezone": "America/Los_Angeles",
-    "opening_hours": "Mo-Su 07:00-19:00",
-}
-
-
-def north(meters: float) -> tuple[float, float]:
-    return STORE["lat"] + math.degrees(meters / EARTH_RADIUS_M), STORE["lon"]  # type: ignore[operator]
+STORE = COFFEE_STORE
+north = north_of_coffee_store
 
 
 def test_store_admin_routes_keep_the_cell_index_in_step(harness):

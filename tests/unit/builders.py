@@ -509,3 +509,25 @@ class OfferWorld:
 
     def records(self, user_id: str = "u1") -> list[dict[str, Any]]:
         return self.ledger.list_for(Subject.user(user_id))
+
+
+# --- a store with a geofence (unit and integration tests of moment detection) -------------------
+
+COFFEE_STORE = {
+    "store_id": "store-001",
+    "name": "Bean There",
+    "lat": 37.7936,
+    "lon": -122.3958,
+    "radius_m": 80,
+    "timezone": "America/Los_Angeles",
+    "opening_hours": "Mo-Su 07:00-19:00",
+}
+
+
+def north_of_coffee_store(meters: float) -> tuple[float, float]:
+    """A fix ``meters`` due north of the coffee store's centre."""
+    import math
+
+    from chalicelib.geo.geometry import EARTH_RADIUS_M
+
+    return COFFEE_STORE["lat"] + math.degrees(meters / EARTH_RADIUS_M), COFFEE_STORE["lon"]  # type: ignore[operator]

@@ -5,7 +5,6 @@ admin's validation, opening hours and the engine's store_closed."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,24 +15,12 @@ from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.engine.decide import Policy, Reach, StoreInfo, decide, store_closed
 from chalicelib.engine.rules import MomentFacts
 from chalicelib.geo import opening_hours
-from chalicelib.geo.geometry import EARTH_RADIUS_M
 from chalicelib.use_cases.process_events import Outcome, ProcessEvent
 from chalicelib.use_cases.stores import StoreAdmin, parse_store
-from tests.unit.builders import NOW, Worker, campaign, event, profile
+from tests.unit.builders import COFFEE_STORE, NOW, Worker, campaign, event, north_of_coffee_store, profile
 
-STORE = {
-    "store_id": "store-001",
-    "name": "Bean There",
-    "lat": 37.7936,
-    "lon": -122.3958,
-    "radius_m": 80,
-    "timezone": "America/Los_Angeles",
-    "opening_hours": "Mo-Su 07:00-19:00",
-}
-
-
-def north(meters: float) -> tuple[float, float]:
-    return STORE["lat"] + math.degrees(meters / EARTH_RADIUS_M), STORE["lon"]  # type: ignore[operator]
+STORE = COFFEE_STORE
+north = north_of_coffee_store
 
 
 class Recorder:
