@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.adapters.aws_errors import translated
-from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, serialize
+from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, query_pages, serialize
 from chalicelib.domain.errors import RetryableError
 from chalicelib.geo import geohash
 from chalicelib.geo.fences import Fence, fence_from_record, fence_to_record
@@ -66,22 +66,10 @@ class DynamoDBFences:
 
     def _query_cell(self, cell: str) -> list[Fence]:
         fences: list[Fence] = []
-        start: dict[str, Any] | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": f"CELL#{cell}"}},
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
+        for page in query_pages(self._client, self._table, f"CELL#{cell}", operation="Query CELL"):
             self.queries += 1
-            with translated("Query CELL"):
-                page = self._client.query(**request)
-            fences.extend(fence_from_record(deserialize(i)["fence"]) for i in page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return fences
+            fences.extend(fence_from_record(deserialize(i)["fence"]) for i in page)
+        return fences
 
     def has_fence(self, store_id: str) -> bool:
         """Whether the store is registered with a geofence (cached like the cells)."""
@@ -147,24 +135,12 @@ class DynamoDBFences:
         self.clear_cache()
 
     def list(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": STORES_PK}},
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            with translated("Query STORES"):
-                page = self._client.query(**request)
-            for item in page.get("Items", []):
-                data = deserialize(item)
-                out.append({k: v for k, v in data.items() if k not in ("PK", "SK")})
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return out
+        pages = query_pages(self._client, self._table, STORES_PK, operation="Query STORES")
+        return [
+            {k: v for k, v in deserialize(item).items() if k not in ("PK", "SK")}
+            for page in pages
+            for item in page
+        ]
 
     @staticmethod
     def _delete(pk: str, sk: str) -> dict[str, Any]:

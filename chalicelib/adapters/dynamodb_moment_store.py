@@ -20,6 +20,7 @@ from chalicelib.adapters.dynamodb_table import (
     DynamoDBClient,
     deserialize,
     key,
+    query_pages,
     serialize,
     subject_pk,
 )
@@ -191,24 +192,14 @@ class DynamoDBMomentStore:
         return items
 
     def _pages(self, subject: Subject, projection: str | None) -> Any:
-        start: dict[str, Any] | None = None
-        while True:
-            query: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": subject_pk(subject)}},
-                "ConsistentRead": True,
-            }
-            if projection:
-                query["ProjectionExpression"] = projection
-            if start:
-                query["ExclusiveStartKey"] = start
-            with translated("Query subject"):
-                page = self._client.query(**query)
-            yield page.get("Items", [])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
+        return query_pages(
+            self._client,
+            self._table,
+            subject_pk(subject),
+            projection=projection,
+            consistent=True,
+            operation="Query subject",
+        )
 
     def _delete(self, keys: list[dict[str, Any]], what: str) -> None:
         for chunk_start in range(0, len(keys), 25):

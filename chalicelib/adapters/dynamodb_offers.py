@@ -15,7 +15,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws_errors import error_code, translated
-from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, serialize, subject_pk
+from chalicelib.adapters.dynamodb_table import (
+    DynamoDBClient,
+    deserialize,
+    key,
+    query_pages,
+    serialize,
+    subject_pk,
+)
 from chalicelib.domain.campaigns import Campaign, campaign_from_dict
 from chalicelib.domain.errors import Conflict, RetryableError
 from chalicelib.domain.offers import CapReached, Device, Reservation, address_hash
@@ -255,22 +262,11 @@ class DynamoDBOfferLedger:
 
 
 def _query(client: DynamoDBClient, table: str, pk: str, prefix: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    start: dict[str, Any] | None = None
-    while True:
-        request: dict[str, Any] = {
-            "TableName": table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-        }
-        if start:
-            request["ExclusiveStartKey"] = start
-        with translated(f"Query {prefix}"):
-            page = client.query(**request)
-        out.extend(deserialize(i) for i in page.get("Items", []))
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return out
+    return [
+        deserialize(i)
+        for page in query_pages(client, table, pk, prefix=prefix, operation=f"Query {prefix}")
+        for i in page
+    ]
 
 
 class DynamoDBDevices:

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws_errors import error_code, translated
-from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, serialize
+from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, query_pages, serialize
 from chalicelib.domain.counters import CounterIncrement
 from chalicelib.domain.errors import Conflict, RetryableError
 from chalicelib.domain.records import AppKey, QrCode
@@ -126,27 +126,9 @@ class DynamoDBQrCodes(_SingleItemRepository):
         self._write("QR rotate", items)
 
     def list(self, store_id: str | None = None) -> list[QrCode]:
-        out: list[QrCode] = []
-        start: dict[str, Any] | None = None
-        values: dict[str, Any] = {":pk": {"S": QR_LIST_PK}}
-        condition = "PK = :pk"
-        if store_id is not None:
-            condition += " AND begins_with(SK, :prefix)"
-            values[":prefix"] = {"S": f"{store_id}#"}
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": condition,
-                "ExpressionAttributeValues": values,
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            with translated("Query QRCODES"):
-                page = self._client.query(**request)
-            out.extend(_qr_from(deserialize(item)) for item in page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return out
+        prefix = f"{store_id}#" if store_id is not None else None
+        pages = query_pages(self._client, self._table, QR_LIST_PK, prefix=prefix, operation="Query QRCODES")
+        return [_qr_from(deserialize(item)) for page in pages for item in page]
 
 
 class DynamoDBQrStats:

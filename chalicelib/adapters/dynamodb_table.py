@@ -7,6 +7,7 @@ Key layout (see README "Storage"): ``USER#{id}``/``ANON#{id}`` hold ``PROFILE``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -60,3 +61,42 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def query_pages(
+    client: DynamoDBClient,
+    table: str,
+    pk: str,
+    *,
+    prefix: str | None = None,
+    projection: str | None = None,
+    consistent: bool = False,
+    operation: str = "Query",
+) -> Iterator[list[dict[str, Any]]]:
+    """Every page of (raw) items under one partition key, optionally those whose sort key
+    begins with ``prefix``: the one paginated Query loop the adapters share."""
+    from chalicelib.adapters.aws_errors import translated
+
+    condition = "PK = :pk" + (" AND begins_with(SK, :prefix)" if prefix is not None else "")
+    values: dict[str, Any] = {":pk": {"S": pk}}
+    if prefix is not None:
+        values[":prefix"] = {"S": prefix}
+    start: dict[str, Any] | None = None
+    while True:
+        request: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if consistent:
+            request["ConsistentRead"] = True
+        if projection:
+            request["ProjectionExpression"] = projection
+        if start:
+            request["ExclusiveStartKey"] = start
+        with translated(operation):
+            page = client.query(**request)
+        yield page.get("Items", [])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return

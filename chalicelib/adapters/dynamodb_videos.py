@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.aws_errors import translated
-from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, serialize
+from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, query_pages, serialize
 
 VIDEOS_PK = "VIDEOS"
 SUMMARY = ("title", "kind", "length_seconds")
@@ -55,20 +55,6 @@ class DynamoDBVideos:
 
     def list(self) -> list[dict[str, Any]]:
         """Every video's full record (the listing names them; each is read with GetItem)."""
-        ids: list[str] = []
-        start: dict[str, Any] | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": VIDEOS_PK}},
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            with translated("Query VIDEOS"):
-                page = self._client.query(**request)
-            ids.extend(deserialize(item)["SK"] for item in page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
+        pages = query_pages(self._client, self._table, VIDEOS_PK, operation="Query VIDEOS")
+        ids = [deserialize(item)["SK"] for page in pages for item in page]
         return [video for video in (self.get(vid) for vid in ids) if video is not None]
