@@ -1,0 +1,178 @@
+"""Offer outcome counters: what happened to the offers moments produced, per campaign, store,
+moment type and UTC hour, for treatment and holdout.
+
+One item per (campaign, UTC hour, store): ``PK = STAT#offers#{campaign_id}``,
+``SK = {YYYYMMDDHH}#{store_id or "-"}``, so one Query (``SK BETWEEN``) reads a campaign's
+range for every store. Each counter is named ``{metric}|{moment_type}`` (the moment that
+produced the offer), e.g. ``sent|geofence_entered`` or ``suppressed:quiet_hours|qr_scanned``.
+
+Exactly once: every counter is incremented in the same DynamoDB transaction as the ledger
+write that makes it true, and that write is conditional on the ledger record's state (it
+does not exist yet / is still ``claimed`` / has no ``opened_at`` ...). A redelivered moment,
+a retried send or a second click fails the condition, so it counts nothing.
+
+Metrics, counted at the time the thing happened (the hour bucket of that time):
+
+``decided``                 a ledger record was made: the moment was eligible for a campaign
+                            (treatment + holdout; the funnel's "eligible" step)
+``holdout``                 ... and the shopper is in the campaign's control group
+``suppressed:{reason}``     a guardrail stopped it (at decision, or before a send or retry)
+``sent``                    the provider accepted it (SES / SNS)
+``failed``                  the provider refused it for good
+``delivery_unknown``        a worker stopped between claiming and recording the send
+``delivered``               SES reported delivery to the mailbox (email only; SNS push and SMS
+                            report no per-message delivery to us)
+``opened``                  first ``Offer Opened`` from an SDK
+``clicked``                 first click: ``Offer Clicked`` from an SDK or the /c/ redirect
+``engaged``                 first of opened or clicked (the engagement rate's numerator)
+``redeemed``                first redemption of the offer's code (treatment only)
+``converted:{group}``       the offer converted: redeemed, or an order attributed to it (last
+                            touch); ``group`` is ``treatment`` or ``holdout``
+``users:{group}``           the shopper's first decision for this campaign: distinct shoppers
+                            per group (holdout assignment is per shopper and campaign)
+``converters:{group}``      the shopper's first conversion for this campaign
+
+``users`` and ``converters`` are exact per (shopper, campaign): a ``SEEN#{campaign_id}`` item
+under the shopper remembers the group and the first conversion (erased with the shopper).
+They are counted in the hour, store and moment type of that first decision / conversion, so
+with a store or moment-type filter they mean "first reached here".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chalicelib.domain.clock import hour_bucket
+
+NO_STORE = "-"
+GROUPS = ("treatment", "holdout")
+STAGES = (  # the funnel, in order
+    "decided",
+    "sent",
+    "opened",
+    "clicked",
+    "redeemed",
+)
+FINAL_SUPPRESSION_STATUSES = ("suppressed",)
+
+
+def stat_pk(campaign_id: str) -> str:
+    return f"STAT#offers#{campaign_id}"
+
+
+def stat_sk(hour: str, store_id: str | None) -> str:
+    return f"{hour}#{store_id or NO_STORE}"
+
+
+def counter_name(metric: str, moment_type: str | None) -> str:
+    return f"{metric}|{moment_type or '-'}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``sent|qr_scanned`` -> ("sent", "qr_scanned")."""
+    metric, _, moment = name.rpartition("|")
+    return (metric, moment) if metric else (name, "-")
+
+
+def group_of(record: dict[str, object]) -> str:
+    return "holdout" if record.get("status") == "holdout" else "treatment"
+
+
+@dataclass(frozen=True)
+class OfferStat:
+    """Counts to add to one offer-counter item, in the same transaction as a ledger write.
+
+    ``first_decision`` / ``first_conversion``: also count ``users:{group}`` /
+    ``converters:{group}`` if this is the shopper's first decision / conversion for the
+    campaign (the adapter checks and records that in ``SEEN#{campaign_id}``)."""
+
+    campaign_id: str
+    hour: str
+    store_id: str | None
+    moment_type: str | None
+    metrics: tuple[str, ...]
+    group: str = "treatment"
+    first_decision: bool = False
+    first_conversion: bool = False
+    extra: dict[str, int] = field(default_factory=dict)  # counter name -> n, added as is
+
+    @property
+    def pk(self) -> str:
+        return stat_pk(self.campaign_id)
+
+    @property
+    def sk(self) -> str:
+        return stat_sk(self.hour, self.store_id)
+
+    def counts(self) -> dict[str, int]:
+        out = dict(self.extra)
+        for metric in self.metrics:
+            name = counter_name(metric, self.moment_type)
+            out[name] = out.get(name, 0) + 1
+        return out
+
+    def with_metrics(self, *metrics: str) -> OfferStat:
+        return OfferStat(
+            self.campaign_id,
+            self.hour,
+            self.store_id,
+            self.moment_type,
+            (*self.metrics, *metrics),
+            self.group,
+            self.first_decision,
+            self.first_conversion,
+            self.extra,
+        )
+
+    def first_decision_name(self) -> str:
+        return counter_name(f"users:{self.group}", self.moment_type)
+
+    def first_conversion_name(self) -> str:
+        return counter_name(f"converters:{self.group}", self.moment_type)
+
+
+def stat_for(record: dict[str, object], at: datetime, *metrics: str) -> OfferStat | None:
+    """The counts for ``metrics`` of the offer ``record`` (a ledger record) at ``at``; None if
+    the record names no campaign (nothing to attribute it to)."""
+    campaign_id = record.get("campaign_id")
+    if not campaign_id:
+        return None
+    store = record.get("store_id")
+    moment = record.get("moment")
+    return OfferStat(
+        str(campaign_id),
+        hour_bucket(at),
+        str(store) if store else None,
+        str(moment) if moment else None,
+        tuple(metrics),
+        group_of(record),
+    )
+
+
+def decision_stat(record: dict[str, object], at: datetime) -> OfferStat | None:
+    """A new ledger record (claimed, suppressed or holdout): eligible, its group, and why not."""
+    status = record.get("status")
+    metrics = ["decided"]
+    if status == "holdout":
+        metrics.append("holdout")
+    elif status == "suppressed":
+        metrics.append(f"suppressed:{record.get('reason') or 'unknown'}")
+    stat = stat_for(record, at, *metrics)
+    if stat is None:
+        return None
+    return OfferStat(
+        stat.campaign_id, stat.hour, stat.store_id, stat.moment_type, stat.metrics, stat.group, True
+    )
+
+
+def conversion_stat(record: dict[str, object], at: datetime, redeemed: bool) -> OfferStat | None:
+    metrics = [f"converted:{group_of(record)}"]
+    if redeemed:
+        metrics.insert(0, "redeemed")
+    stat = stat_for(record, at, *metrics)
+    if stat is None:
+        return None
+    return OfferStat(
+        stat.campaign_id, stat.hour, stat.store_id, stat.moment_type, stat.metrics, stat.group, False, True
+    )
