@@ -26,8 +26,31 @@ demo: $(STAMP) ## Play a scripted shopper's day against the running local stack 
 	$(PY) -m devstack.demo
 
 .PHONY: test
-test: $(STAMP) ## Run every test tier: unit, integration (moto), e2e (local stack over HTTP)
+test: $(STAMP) browser ## Run every test tier: unit, integration (moto), e2e (local stack over HTTP)
 	$(PY) -m pytest
+
+# The dashboard's browser test drives Debian's chromium through its chromedriver: installed with
+# apt (never a browser downloaded by Selenium Manager). Quick when both are there already.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+
+.PHONY: browser
+browser: ## Install chromium + chromedriver with apt if missing (the dashboard's browser test)
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "$(CHROMIUM) and $(CHROMEDRIVER) are needed by tests/e2e/test_dashboard_browser.py and this"; \
+	  echo "machine has no apt-get: install chromium and its chromedriver (same version) at those paths."; \
+	  exit 1; \
+	fi; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
+	  echo "installing chromium needs root (or sudo): apt-get install chromium chromium-driver"; exit 1; \
+	fi; \
+	echo "installing chromium and chromium-driver with apt-get (the dashboard's browser test)"; \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+	  || { echo "apt-get could not install chromium chromium-driver (see above)"; exit 1; }; \
+	[ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ] || { echo "apt installed chromium but $(CHROMIUM) or $(CHROMEDRIVER) is missing"; exit 1; }
+	@$(CHROMIUM) --version 2>/dev/null || true
 
 .PHONY: test-fast
 test-fast: $(STAMP) ## Unit and integration tiers only (no local stack)
