@@ -211,6 +211,7 @@ def render(data: Mapping[str, Any] | None) -> str:
         '<meta name="color-scheme" content="light dark">'
         '<meta name="robots" content="noindex">'
         '<meta name="referrer" content="no-referrer">'
+        '<link rel="icon" href="data:,">'  # no favicon request
         "<title>Offers dashboard \u00b7 micromoments</title>"
         f"<style>{CSS}</style></head>"
         f"<body><main>{''.join(parts)}</main><script>{SCRIPT}</script></body></html>\n"
@@ -454,9 +455,10 @@ def _engagement(
     for s in shown:
         key = str(s.get("key"))
         sent, engaged, converted = total(s, "sent"), total(s, "engaged"), total(s, "converted")
-        title = names.get(key) or (_label(key) if by in ("moment", "channel") else key)
-        if key in ("all", "*", "None", ""):
-            title = "All offers"
+        label = str(s.get("label") or "")
+        title = (
+            label if label and label != key else names.get(key) or (_label(key) if by == "moment" else key)
+        )
         charts.append(
             f'<figure class="chart" data-key="{_e(key)}"><figcaption><strong>{_e(title)}</strong>'
             f'<span class="muted">{_num(sent)} sent \u00b7 {_pct(_ratio(engaged, sent))} engaged \u00b7 '
@@ -469,6 +471,12 @@ def _engagement(
 
 
 # --- peak hours --------------------------------------------------------------------------------
+
+
+def _counted(count: Any, metric: str) -> str:
+    """'12 moments', '1 moment', '3 sent'."""
+    noun = metric[:-1] if _int(count) == 1 and metric.endswith("s") else metric
+    return f"{_num(count)} {_e(noun)}"
 
 
 def _heat_level(count: int, largest: int) -> int:
@@ -507,7 +515,7 @@ def _heatmap(store: Mapping[str, Any], metric: str) -> str:
                 f'<rect class="h{_heat_level(count, largest)}" x="{left + hour * step}" y="{y}" '
                 f'width="{cell}" height="{cell}" rx="2" data-day="{_e(day)}" data-hour="{hour}" '
                 f'data-count="{count}"><title>{_e(day)} {hour:02d}:00\u2013{(hour + 1) % 24:02d}:00: '
-                f"{_num(count)} {_e(metric)}</title></rect>"
+                f"{_counted(count, metric)}</title></rect>"
             )
     parts.append("</svg>")
     peak = _dict(store.get("peak"))
@@ -516,7 +524,7 @@ def _heatmap(store: Mapping[str, Any], metric: str) -> str:
         peak_html = (
             f'Busiest: <strong class="peak" data-day="{_e(peak.get("day"))}" data-hour="{hour}" '
             f'data-count="{_int(peak.get("count"))}">{_e(peak.get("day"))} {hour:02d}:00\u2013'
-            f"{(hour + 1) % 24:02d}:00</strong> ({_num(peak.get('count'))} {_e(metric)})"
+            f"{(hour + 1) % 24:02d}:00</strong> ({_counted(peak.get('count'), metric)})"
         )
     else:
         peak_html = f"No {_e(metric)} counted here yet."
@@ -525,7 +533,7 @@ def _heatmap(store: Mapping[str, Any], metric: str) -> str:
         f'<figure class="heatmap" id="heatmap-{_e(store_id)}" data-store="{_e(store_id)}" '
         f'data-total="{_int(store.get("total"))}">'
         f"<figcaption><strong>{_e(name)}</strong>"
-        f'<span class="muted">Local time: {_e(zone)} \u00b7 {_num(store.get("total"))} {_e(metric)}'
+        f'<span class="muted">Local time: {_e(zone)} \u00b7 {_counted(store.get("total"), metric)}'
         "</span></figcaption>"
         f'<div class="heat-scroll">{"".join(parts)}</div>'
         f'<p class="heat-foot"><span>{peak_html}</span><span class="scale" aria-hidden="true">less '
@@ -820,7 +828,7 @@ h1{font-size:1.35rem}
 .funnel-count,.reason-num{grid-row:1;grid-column:2}
 .funnel-row .bar,.reason-row .bar{grid-column:1/-1;grid-row:2}
 .rates{grid-column:1/-1;grid-row:3}
-.heat-svg .axis{font-size:11px}
+.heat-svg .axis{font-size:12px}
 table.stack thead{display:none}
 table.stack,table.stack tbody,table.stack tr,table.stack th,table.stack td{display:block;width:100%}
 table.stack tr{border-top:1px solid var(--line);padding:8px 0}

@@ -345,7 +345,8 @@ def test_the_heatmap_has_a_cell_per_day_and_hour_with_its_count():
     assert sum(counts.values()) == 16
     peak = [c for c in cells if c.attrs["class"] == "h5"]
     assert [(c.attrs["data-day"], c.attrs["data-hour"]) for c in peak] == [("Tue", "14")]
-    assert "America/Los_Angeles" in heatmap.text
+    assert "America/Los_Angeles" in heatmap.text and "16 moments" in heatmap.text
+    assert "Sun 23:00\u201300:00: 1 moment" in heatmap.text  # the cell's tooltip, singular
     assert "Tue 14:00\u201315:00" in heatmap.text  # the busiest hour, named
     hostile = root.one(id="heatmap-st<1>")  # the id is escaped in the source, intact in the DOM
     assert all(c.attrs["data-count"] == "0" for c in hostile.find_all(data_hour=None) if c.tag == "rect")
@@ -427,7 +428,9 @@ def test_nothing_is_loaded_from_elsewhere():
         for name in ("src", "href", "action", "xlink:href", "srcset", "poster", "data"):
             value = element.attrs.get(name) or ""
             assert not re.match(r"\s*(https?:)?//", value), (element.tag, name, value)
-    assert not [e for e in root.iter() if e.tag in ("link", "img", "iframe")]
+    assert not [e for e in root.iter() if e.tag in ("img", "iframe", "object", "embed")]
+    links = [e.attrs for e in root.iter() if e.tag == "link"]
+    assert links == [{"rel": "icon", "href": "data:,"}]  # the browser asks for no favicon
     assert not re.search(r"url\(|@import|https?://", html.split("<style>", 1)[1].split("</style>", 1)[0])
     assert "http://www.w3.org" not in html  # SVG inline in HTML needs no namespace URL
 
@@ -477,6 +480,16 @@ def test_engagement_charts_one_per_series_busiest_first():
     ]
     charts = [e for e in page(data).one(id="engagement").iter() if e.tag == "figure"]
     assert [c.attrs["data-key"] for c in charts] == ["c8", "c7", "c6", "c5", "c4", "c3"]
+
+
+def test_a_series_label_names_its_chart():
+    data = sample()
+    data["engagement"].update(by="store")
+    data["engagement"]["series"][0].update(key="-", label="(no store)")
+    data["engagement"]["series"][1].update(key="st<1>", label="st<1>")  # no label: the option's name
+    charts = [e for e in page(data).one(id="engagement").iter() if e.tag == "figure"]
+    captions = [squash(next(e for e in c.iter() if e.tag == "strong").text) for c in charts]
+    assert captions == ["(no store)", HOSTILE]
 
 
 def test_number_formats():
