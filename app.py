@@ -181,6 +181,32 @@ def qr_redirect(code: str) -> Response:
     return Response(body="", status_code=302, headers=headers)
 
 
+@app.route("/c/{token}", methods=["GET"])
+def offer_click(token: str) -> Response:
+    """The tracked link in an offer's email (and push ``click_url``): count the click, then
+    send the shopper to the offer's deep link (only ever an offer's own stored link)."""
+    from chalicelib.domain.errors import NotFound, RetryableError
+
+    request = _request()
+    try:
+        result = wiring.container().offer_clicks.click(token, _scan_request(request))
+    except NotFound as exc:
+        return _page(404, "Offer not found", f"<p>{html.escape(str(exc).capitalize())}.</p>")
+    except RetryableError:
+        page = _page(503, "Please try again", "<p>We couldn't open this offer just now.</p>")
+        page.headers["Retry-After"] = "2"
+        return page
+    if result.outcome != "counted":
+        observability.count("OfferClicksNotCounted")
+    headers = {
+        "Location": result.destination,
+        "Content-Type": "text/plain; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+    return Response(body="", status_code=302, headers=headers)
+
+
 @app.route("/health", methods=["GET"])
 def health() -> Response:
     return json_response(200, {"ok": True})

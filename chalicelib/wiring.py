@@ -298,7 +298,20 @@ class Container:
     def after_moment(self) -> Any:
         from chalicelib.use_cases.redemptions import AfterMoment
 
-        return AfterMoment(self.offers, self.redemptions)
+        return AfterMoment(self.offers, self.redemptions, self.engagement)
+
+    @cached_property
+    def engagement(self) -> Any:
+        """Opens, clicks and deliveries of sent offers, counted once (use_cases/engagement.py)."""
+        from chalicelib.use_cases.engagement import OfferEngagement
+
+        return OfferEngagement(self.offer_ledger, self.clock)
+
+    @cached_property
+    def offer_clicks(self) -> Any:
+        from chalicelib.use_cases.engagement import OfferClicks
+
+        return OfferClicks(self.offer_ledger, self.ingest, self.settings, self.clock)
 
     @cached_property
     def campaign_admin(self) -> Any:
@@ -311,7 +324,14 @@ class Container:
         from chalicelib.use_cases.audience import Audience
 
         return Audience(
-            self.moment_store, self.devices, self.address_book, self.push_sender, self.settings, self.clock
+            self.moment_store,
+            self.devices,
+            self.address_book,
+            self.push_sender,
+            self.settings,
+            self.clock,
+            ledger=self.offer_ledger,
+            engagement=self.engagement,
         )
 
     # QR codes: admin, analytics, scan -> redemption conversion ------------------------
@@ -341,6 +361,15 @@ class Container:
             self.qr_stats,
             on_error=lambda exc: observability.count("QrRedemptionsNotCounted"),
         )
+
+    # Reports (issue 6): funnel, campaigns, engagement, peak hours, lift, suppression ---------
+    @cached_property
+    def reports(self) -> Any:
+        from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+        from chalicelib.use_cases.reports import Reports
+
+        stats = DynamoDBStats(self.dynamodb, self.settings.table_name)
+        return Reports(self.campaigns, self.fences, stats, self.settings, self.clock)
 
     @cached_property
     def admin(self) -> Any:

@@ -5,6 +5,13 @@ Reservation = one TransactWriteItems: the ledger claim, the redemption-code poin
 user's daily cap, the campaign's per-user caps, the minimum gap, one offer per visit and the
 campaign budget, each with its condition. Two workers racing for the last slot cannot both
 win; the loser's cancellation reasons say which guardrail stopped it.
+
+Outcome counters (domain/offer_stats.py) ride in the same transaction as the ledger write
+that makes them true: ``STAT#offers#{campaign}``/``{hour}#{store}`` gets its ``ADD``, and for a
+shopper's first decision / conversion in a campaign ``SEEN#{campaign}`` under the shopper is
+created / stamped with a condition. The SEEN item is read first (cheap, and it keeps the
+transaction from failing in the common case); if a racing worker got there between the read
+and the write, the transaction is rebuilt without it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from chalicelib.adapters.dynamodb_table import (
 )
 from chalicelib.domain.campaigns import Campaign, campaign_from_dict
 from chalicelib.domain.errors import Conflict, RetryableError
+from chalicelib.domain.offer_stats import OfferStat
 from chalicelib.domain.offers import CapReached, Device, Reservation, address_hash
 from chalicelib.domain.profile import Subject
 
@@ -38,6 +46,10 @@ PRECEDENCE = [
     ("frequency_cap", "campaign"),
     ("budget_exhausted", "campaign"),
 ]
+
+
+SEEN_RACE = ("seen", "")  # the cancellation tag of the SEEN item: rebuild without it
+STAT_ATTEMPTS = 3
 
 
 def _subject_from_pk(pk: str) -> Subject:
@@ -58,12 +70,137 @@ class DynamoDBOfferLedger:
         item = response.get("Item")
         return deserialize(item) if item else None
 
-    def record(self, subject: Subject, offer_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+    def record(
+        self,
+        subject: Subject,
+        offer_id: str,
+        record: dict[str, Any],
+        ttl_epoch: int,
+        stat: OfferStat | None = None,
+    ) -> None:
         item = {"PK": subject_pk(subject), "SK": f"OFFER#{offer_id}", "ttl": ttl_epoch, **record}
-        with translated("PutItem offer"):
-            self._client.put_item(
-                TableName=self._table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+        if stat is None:
+            with translated("PutItem offer"):
+                self._client.put_item(**put["Put"])
+            return
+        self._transact([(put, ("exists", ""))], subject, stat, f"offer {offer_id}", ttl_epoch)
+
+    # -- outcome counters in the ledger's transactions --------------------------------------
+    def _stat_items(
+        self, subject: Subject, stat: OfferStat, ttl_epoch: int | None
+    ) -> list[tuple[dict[str, Any], tuple[str, str]]]:
+        """The counter update (and the SEEN create/stamp) for ``stat``."""
+        counts = stat.counts()
+        items: list[tuple[dict[str, Any], tuple[str, str]]] = []
+        if stat.first_decision or stat.first_conversion:
+            pk = subject_pk(subject)
+            seen_key = key(pk, f"SEEN#{stat.campaign_id}")
+            with translated("GetItem seen"):
+                found = self._client.get_item(TableName=self._table, Key=seen_key, ConsistentRead=True)
+            seen = deserialize(found["Item"]) if found.get("Item") else None
+            if stat.first_decision and seen is None:
+                counts[stat.first_decision_name()] = counts.get(stat.first_decision_name(), 0) + 1
+                record: dict[str, Any] = {"PK": pk, "SK": f"SEEN#{stat.campaign_id}", "group": stat.group}
+                if ttl_epoch is not None:
+                    record["ttl"] = ttl_epoch + 335 * DAY  # about a year after the first decision
+                items.append(
+                    (
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": serialize(record),
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                        SEEN_RACE,
+                    )
+                )
+            elif stat.first_conversion and (seen is None or "converted_at" not in seen):
+                counts[stat.first_conversion_name()] = counts.get(stat.first_conversion_name(), 0) + 1
+                items.append(
+                    (
+                        {
+                            "Update": {
+                                "TableName": self._table,
+                                "Key": seen_key,
+                                "UpdateExpression": "SET converted_at = :at, #group = if_not_exists(#group, :g)",
+                                "ConditionExpression": "attribute_not_exists(converted_at)",
+                                "ExpressionAttributeNames": {"#group": "group"},
+                                "ExpressionAttributeValues": {
+                                    ":at": {"S": stat.hour},
+                                    ":g": {"S": stat.group},
+                                },
+                            }
+                        },
+                        SEEN_RACE,
+                    )
+                )
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values = {f":c{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
+        items.append(
+            (
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(stat.pk, stat.sk),
+                        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                ("stat", ""),
             )
+        )
+        return items
+
+    def _transact(
+        self,
+        items: list[tuple[dict[str, Any], tuple[str, str]]],
+        subject: Subject,
+        stat: OfferStat,
+        what: str,
+        ttl_epoch: int | None = None,
+    ) -> None:
+        """``items`` (each tagged with what its failed condition means) plus ``stat``'s, in one
+        transaction. Conflict if an item tagged ``exists`` failed its condition."""
+        for _attempt in range(STAT_ATTEMPTS):
+            failed = self._write_tagged(items + self._stat_items(subject, stat, ttl_epoch), what)
+            if not failed:
+                return
+            if ("exists", "") in failed:
+                raise Conflict(f"{what}: already done")
+            if failed != {SEEN_RACE}:
+                raise RetryableError(f"{what}: transaction cancelled ({sorted(failed)})")
+            # another worker recorded the shopper's first decision/conversion: read SEEN again
+        raise RetryableError(f"{what}: the shopper's SEEN item kept changing")
+
+    def _write_tagged(
+        self, tagged: list[tuple[dict[str, Any], tuple[str, str]]], what: str
+    ) -> set[tuple[str, str]]:
+        """Run the transaction; the tags of the items whose condition failed (empty: written)."""
+        try:
+            with translated(f"TransactWriteItems {what}"):
+                self._client.transact_write_items(TransactItems=[item for item, _ in tagged])
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            codes = [c.get("Code", "None") for c in exc.response.get("CancellationReasons", [])]
+            failed = {
+                tagged[i][1] for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i < len(tagged)
+            }
+            if not failed:
+                if "TransactionConflict" in codes:
+                    raise Conflict(f"{what}: concurrent write") from exc
+                raise RetryableError(f"{what}: cancelled {codes}") from exc
+            return failed
+        return set()
 
     def _counter(
         self, pk: str, sk: str, limit: int | None, ttl: int | None, field: str = "n"
@@ -190,27 +327,36 @@ class DynamoDBOfferLedger:
                     ("budget_exhausted", "campaign"),
                 )
             )
-        try:
-            with translated("TransactWriteItems reserve offer"):
-                self._client.transact_write_items(TransactItems=[item for item, _ in items])
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            codes = [c.get("Code", "None") for c in exc.response.get("CancellationReasons", [])]
-            failed = {
-                items[i][1] for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i < len(items)
-            }
+        for _attempt in range(STAT_ATTEMPTS):
+            tagged = items + (self._stat_items(r.subject, r.stat, r.ttl_epoch) if r.stat else [])
+            failed = self._write_tagged(tagged, f"reserve offer {r.offer_id}")
+            if not failed:
+                return
             for reason, scope in PRECEDENCE:
                 if (reason, scope) in failed:
                     if reason == "exists":
-                        raise Conflict(f"offer {r.offer_id} already decided") from exc
-                    raise CapReached(reason, scope) from exc
-            if "TransactionConflict" in codes:
-                raise Conflict(f"offer {r.offer_id}: concurrent reservation") from exc
-            raise RetryableError(f"offer {r.offer_id}: reservation cancelled {codes}") from exc
+                        raise Conflict(f"offer {r.offer_id} already decided")
+                    raise CapReached(reason, scope)
+            if failed != {SEEN_RACE}:
+                raise RetryableError(f"offer {r.offer_id}: reservation cancelled ({sorted(failed)})")
+        raise RetryableError(f"offer {r.offer_id}: the shopper's SEEN item kept changing")
+
+    def _update(self, request: dict[str, Any], subject: Subject, stat: OfferStat | None, what: str) -> None:
+        """One conditional UpdateItem on the ledger, with ``stat`` in a transaction if given."""
+        if stat is None:
+            with translated(f"UpdateItem {what}"):
+                self._client.update_item(**request)
+            return
+        self._transact([({"Update": request}, ("exists", ""))], subject, stat, what)
 
     def transition(
-        self, subject: Subject, offer_id: str, from_status: str, to_status: str, fields: dict[str, Any]
+        self,
+        subject: Subject,
+        offer_id: str,
+        from_status: str,
+        to_status: str,
+        fields: dict[str, Any],
+        stat: OfferStat | None = None,
     ) -> None:
         names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
         values = serialize(
@@ -221,32 +367,57 @@ class DynamoDBOfferLedger:
             }
         )
         sets = ["#status = :to", *[f"#f{i} = :f{i}" for i in range(len(fields))]]
-        with translated("UpdateItem offer"):
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(subject_pk(subject), f"OFFER#{offer_id}"),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#status = :from",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+        request = {
+            "TableName": self._table,
+            "Key": key(subject_pk(subject), f"OFFER#{offer_id}"),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "#status = :from",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        self._update(request, subject, stat, "offer")
+
+    def mark_first(
+        self, subject: Subject, offer_id: str, field: str, at: str, stat: OfferStat | None = None
+    ) -> None:
+        engaged = stat is not None and "engaged" in stat.metrics
+        sets = ["#field = :at"] + (["engaged_at = :at"] if engaged else [])
+        condition = "attribute_exists(PK) AND attribute_not_exists(#field)"
+        if engaged:
+            condition += " AND attribute_not_exists(engaged_at)"
+        request = {
+            "TableName": self._table,
+            "Key": key(subject_pk(subject), f"OFFER#{offer_id}"),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#field": field},
+            "ExpressionAttributeValues": {":at": {"S": at}},
+        }
+        self._update(request, subject, stat, f"offer {field}")
 
     def mark_converted(
-        self, subject: Subject, offer_id: str, field: str, at: str, statuses: tuple[str, ...], by: str = ""
+        self,
+        subject: Subject,
+        offer_id: str,
+        field: str,
+        at: str,
+        statuses: tuple[str, ...],
+        by: str = "",
+        stat: OfferStat | None = None,
     ) -> None:
         values = serialize({":at": at, ":by": by, **{f":s{i}": status for i, status in enumerate(statuses)}})
-        with translated("UpdateItem offer conversion"):
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(subject_pk(subject), f"OFFER#{offer_id}"),
-                UpdateExpression="SET #field = :at, conversion_by = :by",
-                ConditionExpression=(
-                    f"#status IN ({', '.join(f':s{i}' for i in range(len(statuses)))}) "
-                    "AND attribute_not_exists(#field) AND valid_until >= :at"
-                ),
-                ExpressionAttributeNames={"#field": field, "#status": "status"},
-                ExpressionAttributeValues=values,
-            )
+        request = {
+            "TableName": self._table,
+            "Key": key(subject_pk(subject), f"OFFER#{offer_id}"),
+            "UpdateExpression": "SET #field = :at, conversion_by = :by",
+            "ConditionExpression": (
+                f"#status IN ({', '.join(f':s{i}' for i in range(len(statuses)))}) "
+                "AND attribute_not_exists(#field) AND valid_until >= :at"
+            ),
+            "ExpressionAttributeNames": {"#field": field, "#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+        self._update(request, subject, stat, "offer conversion")
 
     def find_by_code(self, code: str) -> tuple[Subject, str] | None:
         with translated("GetItem redeem"):

@@ -152,15 +152,47 @@ class InMemoryOfferLedger:
         self.last_at: dict[Subject, str] = {}
         self.visits: set[tuple[Subject, str]] = set()
         self.codes: dict[str, tuple[Subject, str]] = {}
+        self.stats: dict[tuple[str, str], dict[str, int]] = {}  # (PK, SK) -> counter -> n
+        self.seen: dict[tuple[Subject, str], dict[str, str]] = {}  # (shopper, campaign) -> SEEN
 
     def get(self, subject: Subject, offer_id: str) -> dict[str, Any] | None:
         record = self.records.get((subject, offer_id))
         return copy.deepcopy(record) if record else None
 
-    def record(self, subject: Subject, offer_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+    def _count(self, subject: Subject, stat: Any) -> None:
+        """Add ``stat`` (an OfferStat) the way the DynamoDB ledger does, SEEN included."""
+        if stat is None:
+            return
+        counts = stat.counts()
+        seen = self.seen.get((subject, stat.campaign_id))
+        if stat.first_decision and seen is None:
+            self.seen[(subject, stat.campaign_id)] = {"group": stat.group}
+            counts[stat.first_decision_name()] = counts.get(stat.first_decision_name(), 0) + 1
+        elif stat.first_conversion and (seen is None or "converted_at" not in seen):
+            self.seen.setdefault((subject, stat.campaign_id), {"group": stat.group})["converted_at"] = (
+                stat.hour
+            )
+            counts[stat.first_conversion_name()] = counts.get(stat.first_conversion_name(), 0) + 1
+        item = self.stats.setdefault((stat.pk, stat.sk), {})
+        for name, n in counts.items():
+            item[name] = item.get(name, 0) + n
+
+    def totals(self, campaign_id: str | None = None) -> dict[str, int]:
+        """Every outcome counter added up (over hours, stores and campaigns unless given)."""
+        out: dict[str, int] = {}
+        for (pk, _sk), counts in self.stats.items():
+            if campaign_id is None or pk == f"STAT#offers#{campaign_id}":
+                for name, n in counts.items():
+                    out[name] = out.get(name, 0) + n
+        return out
+
+    def record(
+        self, subject: Subject, offer_id: str, record: dict[str, Any], ttl_epoch: int, stat: Any = None
+    ) -> None:
         if (subject, offer_id) in self.records:
             raise Conflict(f"offer {offer_id} exists")
         self.records[(subject, offer_id)] = copy.deepcopy(record)
+        self._count(subject, stat)
 
     def reserve(self, r: Any) -> None:
         from chalicelib.adapters.dynamodb_offers import PRECEDENCE
@@ -215,18 +247,43 @@ class InMemoryOfferLedger:
         self.last_at[r.subject] = r.now_iso
         if r.visit_key is not None:
             self.visits.add((r.subject, r.visit_key))
+        self._count(r.subject, getattr(r, "stat", None))
 
     def transition(
-        self, subject: Subject, offer_id: str, from_status: str, to_status: str, fields: dict[str, Any]
+        self,
+        subject: Subject,
+        offer_id: str,
+        from_status: str,
+        to_status: str,
+        fields: dict[str, Any],
+        stat: Any = None,
     ) -> None:
         record = self.records.get((subject, offer_id))
         if record is None or record.get("status") != from_status:
             raise Conflict(f"offer {offer_id} is not {from_status}")
         record.update(copy.deepcopy(fields))
         record["status"] = to_status
+        self._count(subject, stat)
+
+    def mark_first(self, subject: Subject, offer_id: str, field: str, at: str, stat: Any = None) -> None:
+        record = self.records.get((subject, offer_id))
+        engaged = stat is not None and "engaged" in stat.metrics
+        if record is None or field in record or (engaged and "engaged_at" in record):
+            raise Conflict(f"offer {offer_id}: {field} already set")
+        record[field] = at
+        if engaged:
+            record["engaged_at"] = at
+        self._count(subject, stat)
 
     def mark_converted(
-        self, subject: Subject, offer_id: str, field: str, at: str, statuses: tuple[str, ...], by: str = ""
+        self,
+        subject: Subject,
+        offer_id: str,
+        field: str,
+        at: str,
+        statuses: tuple[str, ...],
+        by: str = "",
+        stat: Any = None,
     ) -> None:
         record = self.records.get((subject, offer_id))
         if (
@@ -238,6 +295,7 @@ class InMemoryOfferLedger:
             raise Conflict(f"offer {offer_id} cannot be converted")
         record[field] = at
         record["conversion_by"] = by
+        self._count(subject, stat)
 
     def find_by_code(self, code: str) -> tuple[Subject, str] | None:
         return self.codes.get(code)

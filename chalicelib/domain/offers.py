@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import MicromomentsError
+from chalicelib.domain.offer_stats import OfferStat
 from chalicelib.domain.profile import Subject
 
 FINAL_STATUSES = frozenset({"sent", "failed", "delivery_unknown", "suppressed", "holdout"})
@@ -64,6 +65,7 @@ class Reservation:
     visit_key: str | None = None
     budget: int | None = None
     ttl_epoch: int = 0
+    stat: OfferStat | None = None  # the outcome counters the claim adds (domain/offer_stats.py)
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,19 @@ class Device:
 
 
 class OfferLedger(Protocol):
+    """Every write that changes what happened to an offer takes the ``OfferStat`` it causes
+    and adds it in the same atomic, conditional write, so outcome counters are exact."""
+
     def get(self, subject: Subject, offer_id: str) -> dict[str, Any] | None: ...
 
-    def record(self, subject: Subject, offer_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+    def record(
+        self,
+        subject: Subject,
+        offer_id: str,
+        record: dict[str, Any],
+        ttl_epoch: int,
+        stat: OfferStat | None = None,
+    ) -> None:
         """Write a final record (suppressed/holdout) if none exists; Conflict if one does."""
         ...
 
@@ -88,13 +100,34 @@ class OfferLedger(Protocol):
         ...
 
     def transition(
-        self, subject: Subject, offer_id: str, from_status: str, to_status: str, fields: dict[str, Any]
+        self,
+        subject: Subject,
+        offer_id: str,
+        from_status: str,
+        to_status: str,
+        fields: dict[str, Any],
+        stat: OfferStat | None = None,
     ) -> None:
         """Move a record between statuses if it is still in ``from_status``; Conflict if not."""
         ...
 
+    def mark_first(
+        self, subject: Subject, offer_id: str, field: str, at: str, stat: OfferStat | None = None
+    ) -> None:
+        """Set ``field`` (opened_at, clicked_at, delivered_at) to ``at`` if it is not set yet,
+        and ``engaged_at`` with it if the stat counts ``engaged``; Conflict if already set (or
+        if ``engaged_at`` changed since the record was read) or there is no such offer."""
+        ...
+
     def mark_converted(
-        self, subject: Subject, offer_id: str, field: str, at: str, statuses: tuple[str, ...], by: str = ""
+        self,
+        subject: Subject,
+        offer_id: str,
+        field: str,
+        at: str,
+        statuses: tuple[str, ...],
+        by: str = "",
+        stat: OfferStat | None = None,
     ) -> None:
         """Set ``field`` (redeemed_at / converted_at) to ``at`` and ``conversion_by`` to ``by``
         (the order's messageId, or "api") if the record is in one of ``statuses``, has no such

@@ -46,6 +46,7 @@ _SECTIONS = (
     ("OFFER#", "offers"),
     ("CAP#", "caps"),
     ("DEVICE#", "devices"),
+    ("SEEN#", "campaigns"),  # campaigns that decided about the shopper: group, first conversion
     ("ALIAS", "alias"),
 )
 
@@ -63,6 +64,7 @@ def _plain(value: Any) -> Any:
 
 def _sections(items: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"profile": None, "moments": [], "offers": [], "caps": [], "devices": []}
+    out["campaigns"] = []
     out["alias"] = None
     out["other"] = []
     for item in items:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import tokens
@@ -43,7 +44,11 @@ class Audience:
         push: PushSender | None,
         settings: Settings,
         clock: Clock,
+        ledger: Any = None,  # OfferLedger: finds the offer a delivery notification is about
+        engagement: Any = None,  # use_cases/engagement.OfferEngagement: counts the delivery
     ) -> None:
+        self._ledger = ledger
+        self._engagement = engagement
         self._store = store
         self._devices = devices
         self._addresses = addresses
@@ -105,6 +110,9 @@ class Audience:
         if not isinstance(data, dict):
             return []
         kind = data.get("notificationType") or data.get("eventType")
+        if kind == "Delivery":
+            self._delivered(data)
+            return []
         recipients: list[str] = []
         if kind == "Bounce" and (data.get("bounce") or {}).get("bounceType") == "Permanent":
             recipients = [r.get("emailAddress", "") for r in data["bounce"].get("bouncedRecipients", [])]
@@ -121,3 +129,28 @@ class Audience:
                 self._addresses.suppress(address, reason, iso(self._clock.now()))
                 suppressed.append(address)
         return suppressed
+
+    def _delivered(self, data: dict[str, Any]) -> None:
+        """SES delivered an offer's email: count ``delivered`` once (the offer is found by the
+        redemption code the message was tagged with)."""
+        if self._ledger is None or self._engagement is None:
+            return
+        mail = data.get("mail") or {}
+        tags = mail.get("tags") or {}
+        codes = tags.get("code") if isinstance(tags, dict) else None
+        code = codes[0] if isinstance(codes, list) and codes and isinstance(codes[0], str) else None
+        if not code:
+            return
+        found = self._ledger.find_by_code(code.strip().upper())
+        if found is None:
+            return
+        delivery = data.get("delivery") or {}
+        try:
+            at = datetime.fromisoformat(
+                str(delivery.get("timestamp") or mail.get("timestamp")).replace("Z", "+00:00")
+            )
+        except ValueError:
+            at = self._clock.now()
+        if at.tzinfo is None:
+            at = self._clock.now()
+        self._engagement.delivered(found[0], found[1], at)

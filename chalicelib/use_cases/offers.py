@@ -35,6 +35,7 @@ from chalicelib.domain.delivery import (
 )
 from chalicelib.domain.errors import Conflict, RetryableError
 from chalicelib.domain.events import Event
+from chalicelib.domain.offer_stats import decision_stat, stat_for
 from chalicelib.domain.offers import (
     FINAL_STATUSES,
     AddressBook,
@@ -53,6 +54,7 @@ from chalicelib.engine.index import CampaignIndex
 from chalicelib.engine.rules import MomentFacts
 from chalicelib.settings import Settings
 from chalicelib.ttl_cache import TtlCache
+from chalicelib.use_cases.engagement import click_url
 
 CLAIM_LEASE = timedelta(minutes=2)  # > the worker's 30 s timeout: a claim older than this is orphaned
 LEDGER_TTL = timedelta(days=30)
@@ -262,7 +264,9 @@ class OfferPipeline:
 
     def _final(self, subject: Subject, offer_id: str, record: dict[str, Any]) -> OfferOutcome:
         try:
-            self._ledger.record(subject, offer_id, record, self._ttl())
+            self._ledger.record(
+                subject, offer_id, record, self._ttl(), decision_stat(record, self._clock.now())
+            )
         except Conflict:
             return self._resume(subject, offer_id, self._ledger.get(subject, offer_id) or record)
         return _outcome(record)
@@ -312,6 +316,8 @@ class OfferPipeline:
                 "valid_until": valid_until.astimezone(decision.local_now.tzinfo).strftime("%H:%M"),
                 "unsubscribe_url": unsubscribe_url(self._settings, subject),
             }
+            if candidate.channel == "email" and campaign.offer.deep_link:
+                values["deep_link"] = click_url(self._settings, subject, offer_id) or values["deep_link"]
             rendered = render_offer(campaign, candidate.channel, values)
             target = (
                 reach.email
@@ -352,6 +358,7 @@ class OfferPipeline:
                 else None,
                 budget=campaign.caps.budget,
                 ttl_epoch=self._ttl(),
+                stat=decision_stat(record, now),
             )
             try:
                 self._ledger.reserve(reservation)
@@ -394,13 +401,19 @@ class OfferPipeline:
                         "claimed",
                         "suppressed",
                         {"reason": "unsubscribed", "detail": "sms opt-out list"},
+                        self._stat(record, "suppressed:unsubscribed"),
                     )
                     return _outcome({**record, "status": "suppressed", "reason": "unsubscribed"})
                 if self._sms_budget is not None and not self._sms_budget.take(
                     self._clock.now().astimezone(UTC).strftime("%Y-%m-%d"), self._ttl()
                 ):
                     self._ledger.transition(
-                        subject, offer_id, "claimed", "suppressed", {"reason": "sms_budget", "at": now}
+                        subject,
+                        offer_id,
+                        "claimed",
+                        "suppressed",
+                        {"reason": "sms_budget", "at": now},
+                        self._stat(record, "suppressed:sms_budget"),
                     )
                     return _outcome({**record, "status": "suppressed", "reason": "sms_budget"})
                 provider_id = self._sms.send(SmsMessage(target, content.get("text", ""), offer_id))
@@ -414,7 +427,15 @@ class OfferPipeline:
                         body=content.get("text", ""),
                         offer_id=offer_id,
                         deep_link=record.get("deep_link"),
-                        data={"code": record.get("code"), "campaign_id": record.get("campaign_id")},
+                        data={
+                            "code": record.get("code"),
+                            "campaign_id": record.get("campaign_id"),
+                            **(
+                                {"click_url": url}
+                                if (url := self._click_url(subject, offer_id, record))
+                                else {}
+                            ),
+                        },
                     )
                 )
             else:
@@ -427,7 +448,8 @@ class OfferPipeline:
                         text=content.get("text", ""),
                         unsubscribe_url=record.get("unsubscribe_url", ""),
                         offer_id=offer_id,
-                        tags={"campaign": str(record.get("campaign_id"))},
+                        # the code finds the offer again when SES reports the delivery
+                        tags={"campaign": str(record.get("campaign_id")), "code": str(record.get("code"))},
                     )
                 )
         except RetryableError:
@@ -436,7 +458,12 @@ class OfferPipeline:
         except EndpointDisabled as exc:
             self._disable_endpoint(subject, target)
             self._ledger.transition(
-                subject, offer_id, "claimed", "failed", {"reason": exc.reason, "failed_at": now}
+                subject,
+                offer_id,
+                "claimed",
+                "failed",
+                {"reason": exc.reason, "failed_at": now},
+                self._stat(record, "failed"),
             )
             return _outcome({**record, "status": "failed", "reason": exc.reason})
         except DeliveryRejected as exc:
@@ -446,12 +473,24 @@ class OfferPipeline:
                 "claimed",
                 "failed",
                 {"reason": exc.reason, "detail": exc.detail[:300], "failed_at": now},
+                self._stat(record, "failed"),
             )
             return _outcome({**record, "status": "failed", "reason": exc.reason})
         self._ledger.transition(
-            subject, offer_id, "claimed", "sent", {"sent_at": now, "provider_id": provider_id}
+            subject,
+            offer_id,
+            "claimed",
+            "sent",
+            {"sent_at": now, "provider_id": provider_id},
+            self._stat(record, "sent"),
         )
         return _outcome({**record, "status": "sent"})
+
+    def _click_url(self, subject: Subject, offer_id: str, record: dict[str, Any]) -> str | None:
+        return click_url(self._settings, subject, offer_id) if record.get("deep_link") else None
+
+    def _stat(self, record: dict[str, Any], metric: str) -> Any:
+        return stat_for(record, self._clock.now(), metric)
 
     def _disable_endpoint(self, subject: Subject, endpoint_arn: str) -> None:
         for device in self._devices.enabled(subject):
@@ -489,6 +528,7 @@ class OfferPipeline:
                     "retry",
                     "suppressed",
                     {"reason": reason, "detail": "re-checked before retrying the send"},
+                    self._stat(record, f"suppressed:{reason}"),
                 )
             except Conflict:
                 return _outcome(self._ledger.get(subject, offer_id) or record)
@@ -513,6 +553,7 @@ class OfferPipeline:
                     "claimed",
                     "delivery_unknown",
                     {"reason": "worker_stopped_mid_send", "resolved_at": iso(now)},
+                    self._stat(record, "delivery_unknown"),
                 )
             except Conflict:
                 return _outcome(self._ledger.get(subject, offer_id) or record)

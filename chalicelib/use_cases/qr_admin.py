@@ -541,9 +541,16 @@ class QrConversionLedger:
         return getattr(self._ledger, name)
 
     def mark_converted(
-        self, subject: Any, offer_id: str, field: str, at: str, statuses: tuple[str, ...], by: str = ""
+        self,
+        subject: Any,
+        offer_id: str,
+        field: str,
+        at: str,
+        statuses: tuple[str, ...],
+        by: str = "",
+        stat: Any = None,
     ) -> None:
-        self._ledger.mark_converted(subject, offer_id, field, at, statuses, by=by)
+        self._ledger.mark_converted(subject, offer_id, field, at, statuses, by=by, stat=stat)
         if field != "redeemed_at":
             return
         try:

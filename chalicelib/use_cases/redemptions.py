@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import Conflict, MicromomentsError, NotFound
 from chalicelib.domain.events import Event
+from chalicelib.domain.offer_stats import conversion_stat
 from chalicelib.domain.offers import OfferLedger
 from chalicelib.domain.profile import Profile, Subject
 
@@ -40,12 +41,21 @@ class Redemptions:
         if found is None or found[1] != offer_id:
             raise NotFound("no offer with that id and code")
         subject, _ = found
-        now = iso(self._clock.now())
+        at = self._clock.now()
+        now = iso(at)
+        record = self._ledger.get(subject, offer_id) or {}
         try:
-            self._ledger.mark_converted(subject, offer_id, "redeemed_at", now, ("sent",), by="api")
+            self._ledger.mark_converted(
+                subject,
+                offer_id,
+                "redeemed_at",
+                now,
+                ("sent",),
+                by="api",
+                stat=conversion_stat(record, at, redeemed=True),
+            )
         except Conflict:
             raise RedemptionRefused(self._why_not(subject, offer_id, now)) from None
-        record = self._ledger.get(subject, offer_id) or {}
         return {"offer_id": offer_id, "redeemed_at": now, "campaign_id": record.get("campaign_id")}
 
     def _why_not(self, subject: Subject, offer_id: str, now: str) -> str:
@@ -71,13 +81,19 @@ class Redemptions:
         if isinstance(coupon, str) and coupon:
             found = self._ledger.find_by_code(coupon.strip().upper())
             if found is not None and found[0] == subject:
+                record = self._ledger.get(subject, found[1]) or {}
                 try:
                     self._ledger.mark_converted(
-                        subject, found[1], "redeemed_at", now, ("sent",), by=event.message_id
+                        subject,
+                        found[1],
+                        "redeemed_at",
+                        now,
+                        ("sent",),
+                        by=event.message_id,
+                        stat=conversion_stat(record, event.timestamp, redeemed=True),
                     )
                 except Conflict:
                     return None
-                record = self._ledger.get(subject, found[1]) or {}
                 return Conversion(found[1], "redeemed", record.get("campaign_id"))
         touches = [
             r
@@ -93,7 +109,13 @@ class Redemptions:
         last = max(touches, key=lambda r: r.get("created_at", ""))
         try:
             self._ledger.mark_converted(
-                subject, last["offer_id"], "converted_at", now, ("sent", "holdout"), by=event.message_id
+                subject,
+                last["offer_id"],
+                "converted_at",
+                now,
+                ("sent", "holdout"),
+                by=event.message_id,
+                stat=conversion_stat(last, event.timestamp, redeemed=False),
             )
         except Conflict:
             return None
@@ -101,11 +123,13 @@ class Redemptions:
 
 
 class AfterMoment:
-    """The worker's after-commit step: offers for moments, conversions for orders."""
+    """The worker's after-commit step: offers for moments, conversions for orders, opens and
+    clicks for sent offers."""
 
-    def __init__(self, offers: Any, redemptions: Redemptions) -> None:
+    def __init__(self, offers: Any, redemptions: Redemptions, engagement: Any = None) -> None:
         self._offers = offers
         self._redemptions = redemptions
+        self._engagement = engagement  # use_cases/engagement.OfferEngagement
 
     def __call__(
         self,
@@ -118,4 +142,6 @@ class AfterMoment:
     ) -> Any:
         if event.event == "Order Completed":
             return self._redemptions.on_order(subject, event)
+        if event.event in ("Offer Opened", "Offer Clicked"):
+            return self._engagement.on_event(subject, event) if self._engagement is not None else None
         return self._offers.run(subject, profile, event, store_id, product_id, first_delivery)

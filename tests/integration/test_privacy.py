@@ -142,9 +142,11 @@ def test_export_returns_everything_held_about_the_user(harness, zoe):
     assert anonymous["moments"], "the anonymous scan is part of her history"
     # Every item of her partitions is in the export, and nothing of anyone else's.
     held = harness.scan(f"USER#{USER}") + harness.scan(f"ANON#{zoe}")
-    exported = [export["profile"], *export["moments"], *export["offers"], *export["caps"], *export["devices"]]
+    sections = ("moments", "offers", "caps", "devices", "campaigns")
+    exported = [export["profile"], *(r for k in sections for r in export[k])]
     exported += [anonymous[k] for k in ("profile", "alias") if anonymous[k]]
-    exported += anonymous["moments"] + anonymous["offers"] + anonymous["caps"] + anonymous["devices"]
+    exported += [r for k in sections for r in anonymous[k]]
+    assert {r["SK"] for r in export["campaigns"]} >= {"SEEN#coffee"}
     assert sorted(r["SK"] for r in exported) == sorted(r["SK"] for r in held)
 
 

@@ -377,8 +377,15 @@ class OfferWorld:
             self.clock,
         )
         self.redemptions = Redemptions(self.ledger, self.clock)
+        from chalicelib.use_cases.engagement import OfferEngagement
+
+        self.engagement = OfferEngagement(self.ledger, self.clock)
         self.process = ProcessEvent(
-            self.store, self.qr_codes, self.settings, self.clock, AfterMoment(self.pipeline, self.redemptions)
+            self.store,
+            self.qr_codes,
+            self.settings,
+            self.clock,
+            AfterMoment(self.pipeline, self.redemptions, self.engagement),
         )
 
     # -- shoppers ---------------------------------------------------------------------

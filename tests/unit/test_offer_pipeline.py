@@ -79,7 +79,14 @@ def test_given_a_consenting_shopper_near_a_store_then_one_personalised_push_is_s
     assert push.endpoint_arn.endswith("/u1") and push.offer_id == offer_id
     assert push.deep_link == "https://shop.example.com/offers/coffee"
     code = redemption_code(offer_id, world.settings.token_signing_key)
+    click = push.data.pop("click_url")
     assert push.data == {"code": code, "campaign_id": "coffee"} and len(code) == 12
+    assert click.startswith("https://mm.example.com/c/")
+    assert tokens.verify("click", click.rsplit("/", 1)[1], world.settings.token_signing_key) == {
+        "k": "user",
+        "i": "u1",
+        "o": offer_id,
+    }
     record = world.record(offer_id)
     assert record["status"] == "sent" and "reason" not in record
     assert record["code"] == code and record["sent_at"] == iso(NOW) and record["provider_id"] == "msg-1"
@@ -112,7 +119,12 @@ def test_given_email_is_the_only_consent_then_an_email_with_a_one_click_unsubscr
     assert mail.to == "u1@example.com" and mail.subject == "Hi Ada"
     assert mail.unsubscribe_url.startswith("https://mm.example.com/v1/unsubscribe?token=")
     assert mail.unsubscribe_url in mail.text and f'href="{mail.unsubscribe_url}"' in mail.html
-    assert "Ada, coffee 20% off at Soho" in mail.html and mail.tags == {"campaign": "coffee"}
+    assert "Ada, coffee 20% off at Soho" in mail.html
+    record = world.record(outcome.offer_id)
+    assert mail.tags == {"campaign": "coffee", "code": record["code"]}
+    # the call to action goes through the click-tracking redirect, not straight to the shop
+    assert 'href="https://mm.example.com/c/' in mail.html and "https://mm.example.com/c/" in mail.text
+    assert "shop.example.com" not in mail.html and record["deep_link"] == "https://shop.example.com/offers/coffee"
     assert world.push.sent == []
 
 

@@ -315,7 +315,7 @@ class FakeLedger:
         }
         self.converted: list[str] = []
 
-    def mark_converted(self, subject, offer_id, field, at, statuses, by=""):
+    def mark_converted(self, subject, offer_id, field, at, statuses, by="", stat=None):
         self.converted.append(field)
 
     def get(self, subject, offer_id):
