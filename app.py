@@ -15,6 +15,10 @@ Routes:
   POST /admin/apps                           create an app and its write key
   GET  /admin/users/{user_id}                a user's profile
   GET  /admin/users/{user_id}/export         everything held about a user, as JSON
+  GET  /admin/reports/{funnel,campaigns,engagement,peak-hours,lift,suppression}
+                                             reports over the counters, as JSON
+  GET  /admin/dashboard                      the reports on one HTML page (a browser may use
+                                             HTTP Basic locally: password = the admin token)
   DELETE /admin/users/{user_id}              erase a user: profile, moments, offers, caps,
                                              devices and push endpoints, aliases, anonymous ids
 Events:
@@ -549,6 +553,91 @@ def store_qr_sheet(store_id: str) -> Response:
             "Content-Type": content_type,
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# Reports (issue 6): ?from=&to=&store=&campaign=&moment= on each; see use_cases/reports.py ----
+def _report_params() -> dict[str, str]:
+    return dict(_request().query_params or {})
+
+
+@app.route("/admin/reports/funnel", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def report_funnel() -> Response:
+    return json_response(200, wiring.container().reports.funnel(_report_params()))
+
+
+@app.route("/admin/reports/campaigns", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def report_campaigns() -> Response:
+    return json_response(200, wiring.container().reports.campaigns(_report_params()))
+
+
+@app.route("/admin/reports/engagement", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def report_engagement() -> Response:
+    """``?by=campaign|store|moment&interval=day|hour``."""
+    return json_response(200, wiring.container().reports.engagement(_report_params()))
+
+
+@app.route("/admin/reports/peak-hours", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def report_peak_hours() -> Response:
+    """``?metric=moments|sent|engaged|redeemed``: day of week x hour in each store's time."""
+    return json_response(200, wiring.container().reports.peak_hours(_report_params()))
+
+
+@app.route("/admin/reports/lift", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def report_lift() -> Response:
+    return json_response(200, wiring.container().reports.lift(_report_params()))
+
+
+@app.route("/admin/reports/suppression", methods=["GET"], authorizer=iam)
+@handles_errors
+@admin_only
+def report_suppression() -> Response:
+    return json_response(200, wiring.container().reports.suppression(_report_params()))
+
+
+# A browser has no Bearer token: this challenge makes it ask (any username, password = the
+# local stage's admin token). Deployed stages are IAM only: `python -m cli reports dashboard`.
+DASHBOARD_CHALLENGE = 'Basic realm="micromoments admin", charset="UTF-8"'
+
+
+@app.route("/admin/dashboard", methods=["GET"], authorizer=iam)
+@handles_errors
+def admin_dashboard() -> Response:
+    """The reports on one HTML page, filtered like them (``?from=&to=&store=&campaign=&moment=``)."""
+    from chalicelib.domain.errors import Unauthorized
+    from chalicelib.http_errors import error_response
+
+    request = _request()
+    container = wiring.container()
+    try:
+        container.admin_auth.check(request.headers, request.context or {})
+    except Unauthorized as exc:
+        refused = error_response(exc)
+        refused.headers["WWW-Authenticate"] = DASHBOARD_CHALLENGE
+        return refused
+    from chalicelib import dashboard
+
+    page = dashboard.render(container.reports.dashboard(_report_params()))
+    return Response(
+        body=page,
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
         },
     )
 

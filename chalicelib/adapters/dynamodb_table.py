@@ -69,18 +69,25 @@ def query_pages(
     pk: str,
     *,
     prefix: str | None = None,
+    between: tuple[str, str] | None = None,
     projection: str | None = None,
     consistent: bool = False,
     operation: str = "Query",
 ) -> Iterator[list[dict[str, Any]]]:
     """Every page of (raw) items under one partition key, optionally those whose sort key
-    begins with ``prefix``: the one paginated Query loop the adapters share."""
+    begins with ``prefix`` or lies ``between`` two values (inclusive): the one paginated Query
+    loop the adapters share."""
     from chalicelib.adapters.aws_errors import translated
 
+    if prefix is not None and between is not None:
+        raise ValueError("give prefix or between, not both")
     condition = "PK = :pk" + (" AND begins_with(SK, :prefix)" if prefix is not None else "")
     values: dict[str, Any] = {":pk": {"S": pk}}
     if prefix is not None:
         values[":prefix"] = {"S": prefix}
+    if between is not None:
+        condition += " AND SK BETWEEN :low AND :high"
+        values[":low"], values[":high"] = {"S": between[0]}, {"S": between[1]}
     start: dict[str, Any] | None = None
     while True:
         request: dict[str, Any] = {

@@ -64,7 +64,8 @@ class WriteKeyAuthenticator:
 class AdminAuthenticator:
     """Deployed stages: API Gateway has verified a SigV4 signature (IAM authorizer) and put the
     caller's ARN in the request context; we also refuse a request without it. Local stage:
-    ``Authorization: Bearer <MM_ADMIN_TOKEN>``, compared in constant time."""
+    ``Authorization: Bearer <MM_ADMIN_TOKEN>``, or, for a browser opening the dashboard, HTTP
+    Basic with any username and the token as the password; compared in constant time."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -78,8 +79,24 @@ class AdminAuthenticator:
             return str(caller)
         token = self._settings.admin_token or ""
         scheme, _, presented = _header(headers, "authorization").strip().partition(" ")
-        if scheme.lower() != "bearer" or not presented:
+        if scheme.lower() == "basic" and presented.strip():
+            presented = self._basic_password(presented.strip())
+        elif scheme.lower() == "bearer" and presented.strip():
+            presented = presented.strip()
+        else:
             raise Unauthorized("admin routes need 'Authorization: Bearer <token>'")
-        if not token or not hmac.compare_digest(presented.strip().encode(), token.encode()):
+        if not token or not hmac.compare_digest(presented.encode(), token.encode()):
             raise Unauthorized("wrong admin token")
         return "local-admin" if token == DEMO_ADMIN_TOKEN else "admin"
+
+    @staticmethod
+    def _basic_password(credentials: str) -> str:
+        """The password of HTTP Basic credentials (what a browser's login prompt sends)."""
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise Unauthorized("the Basic credentials are not valid base64") from None
+        _, colon, password = decoded.partition(":")
+        if not colon or not password:
+            raise Unauthorized("send the admin token as the Basic password (any username)")
+        return password

@@ -21,6 +21,7 @@ ACTIONS = {
     "put_item": ["dynamodb:PutItem"],
     "query": ["dynamodb:Query"],
     "batch_write_item": ["dynamodb:BatchWriteItem"],
+    "batch_get_item": ["dynamodb:BatchGetItem"],  # the reports' hourly counters
     # TransactWriteItems is authorised per item: Put, Update and ConditionCheck are used.
     "transact_write_items": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
     "send_message": ["sqs:SendMessage"],

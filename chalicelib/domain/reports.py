@@ -1,0 +1,544 @@
+"""Reports over the hourly counters: funnel, campaigns, engagement over time, peak hours in a
+store's local time, holdout lift with a confidence interval, and suppression reasons. Pure:
+callers read the counter items (``domain/counters.py`` for moments, ``domain/offer_stats.py``
+for offers) and pass them in.
+
+Ranges are whole UTC days, ``from`` and ``to`` inclusive (the counters' hour buckets are UTC);
+peak hours place each UTC hour in the store's local day of week and hour (zoneinfo, so a DST
+change moves the hours it should: in the autumn two UTC hours land in the same local hour, in
+the spring one local hour never occurs). Rates are rounded to 4 decimals and ``None`` when the
+denominator is 0.
+
+Lift: treatment vs holdout conversion per campaign from the ``users:{group}`` and
+``converters:{group}`` counters (distinct shoppers whose first decision / first conversion for
+the campaign fell in the range and filters). The 95 % interval for the difference of the two
+conversion rates is Newcombe's hybrid score interval (method 10 of Newcombe 1998: a Wilson
+score interval per group, combined). It is only given when each group has at least
+``MIN_USERS_PER_GROUP`` (30) shoppers and the two groups together at least ``MIN_CONVERTERS``
+(5) converters; below that the status is ``not_enough_data`` and ``ci95`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.domain.events import MOMENTS
+from chalicelib.domain.offer_stats import NO_STORE, split_name
+
+MAX_DAYS = 92
+DEFAULT_DAYS = 7
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MOMENT_TYPES = tuple(sorted({kind.moment_type for kind in MOMENTS.values()}))
+FUNNEL = (  # step -> the offer metric it counts (moments come from the moment counters)
+    ("moments", None),
+    ("eligible", "decided"),
+    ("sent", "sent"),
+    ("opened", "opened"),
+    ("clicked", "clicked"),
+    ("redeemed", "redeemed"),
+)
+BY = ("campaign", "store", "moment")
+INTERVALS = ("day", "hour")
+PEAK_METRICS = ("moments", "sent", "engaged", "redeemed")
+CAMPAIGN_METRICS = (
+    "decided",
+    "holdout",
+    "suppressed",
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "engaged",
+    "redeemed",
+    "converted_treatment",
+    "converted_holdout",
+)
+Z95 = 1.959963984540054  # the 0.975 quantile of the standard normal distribution
+MIN_USERS_PER_GROUP = 30
+MIN_CONVERTERS = 5
+LIFT_METHOD = "newcombe_hybrid_score"
+_STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def rate(numerator: int | float, denominator: int | float) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+# --- the request: range and filters ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a report covers: UTC days ``start``..``end`` (inclusive), optionally one store,
+    one campaign and one moment type."""
+
+    start: date
+    end: date
+    store: str | None = None
+    campaign: str | None = None
+    moment: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "store": self.store,
+            "campaign": self.campaign,
+            "moment": self.moment,
+        }
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+    def hours(self) -> list[str]:
+        """Every UTC hour bucket (``YYYYMMDDHH``) of the range, oldest first."""
+        return [f"{day.strftime('%Y%m%d')}{hh:02d}" for day in self.days() for hh in range(24)]
+
+    @property
+    def first_hour(self) -> str:
+        return f"{self.start.strftime('%Y%m%d')}00"
+
+    @property
+    def last_hour(self) -> str:
+        return f"{self.end.strftime('%Y%m%d')}23"
+
+
+def _text(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def parse_query(
+    params: Mapping[str, Any], today: date, options: Mapping[str, Sequence[str]] | None = None
+) -> tuple[Filters, dict[str, str]]:
+    """The filters (``from``, ``to``, ``store``, ``campaign``, ``moment``) and the report's
+    ``options`` (name -> allowed values, the first is the default) from query parameters;
+    InvalidInput naming every bad one. Empty values count as absent (a browser form sends
+    ``store=``)."""
+    errors: list[FieldError] = []
+
+    def day(name: str) -> date | None:
+        raw = _text(params, name)
+        if raw is None or not _DATE.match(raw):
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:  # 2026-02-30
+            return None
+
+    end = day("to")
+    if _text(params, "to") is not None and end is None:
+        errors.append(FieldError("to", "must be a date like 2026-11-30 (UTC)"))
+    start = day("from")
+    if _text(params, "from") is not None and start is None:
+        errors.append(FieldError("from", "must be a date like 2026-11-24 (UTC)"))
+    end = end or today
+    if start is None:  # (clamped at 0001-01-01)
+        start = date.fromordinal(max(1, end.toordinal() - (DEFAULT_DAYS - 1)))
+    if not any(e.field in ("from", "to") for e in errors):
+        if start > end:
+            errors.append(FieldError("from", "must not be after to"))
+        elif (end - start).days + 1 > MAX_DAYS:
+            errors.append(FieldError("from", f"the range may cover at most {MAX_DAYS} days"))
+    store = _text(params, "store")
+    if store is not None and not _STORE_ID.match(store):
+        errors.append(FieldError("store", "must be a store id: 1-64 letters, digits, _ . -"))
+    campaign = _text(params, "campaign")
+    if campaign is not None and not _CAMPAIGN_ID.match(campaign):
+        errors.append(FieldError("campaign", "must be a campaign id: lowercase letters, digits and -"))
+    moment = _text(params, "moment")
+    if moment is not None and moment not in MOMENT_TYPES:
+        errors.append(FieldError("moment", f"must be one of {', '.join(MOMENT_TYPES)}"))
+    chosen: dict[str, str] = {}
+    for name, allowed in (options or {}).items():
+        value = _text(params, name)
+        if value is None:
+            chosen[name] = allowed[0]
+        elif value in allowed:
+            chosen[name] = value
+        else:
+            errors.append(FieldError(name, f"must be one of {', '.join(allowed)}"))
+    if errors:
+        raise InvalidInput(errors)
+    return Filters(start, end, store, campaign, moment), chosen
+
+
+# --- offer counters ----------------------------------------------------------------------------
+
+
+class OfferCount(NamedTuple):
+    """One offer counter of one item: ``{metric}|{moment}`` in (campaign, hour, store)."""
+
+    campaign_id: str
+    hour: str  # YYYYMMDDHH, UTC
+    store_id: str  # NO_STORE ("-") when the moment had no store
+    metric: str
+    moment: str  # "-" when the offer's moment had no type
+    n: int
+
+
+def offer_counts(campaign_id: str, sort_key: str, counts: Mapping[str, Any]) -> list[OfferCount]:
+    """The counters of one ``STAT#offers#{campaign_id}`` / ``{hour}#{store}`` item."""
+    hour, _, store = sort_key.partition("#")
+    out = []
+    for name, value in counts.items():
+        if name in ("PK", "SK") or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        metric, moment = split_name(name)
+        out.append(OfferCount(campaign_id, hour, store or NO_STORE, metric, moment, int(value)))
+    return out
+
+
+def select(counts: Iterable[OfferCount], filters: Filters) -> list[OfferCount]:
+    """The counters inside the range and filters (a store filter drops offers without a store)."""
+    first, last = filters.first_hour, filters.last_hour
+    return [
+        c
+        for c in counts
+        if first <= c.hour <= last
+        and (filters.store is None or c.store_id == filters.store)
+        and (filters.campaign is None or c.campaign_id == filters.campaign)
+        and (filters.moment is None or c.moment == filters.moment)
+    ]
+
+
+def totals(counts: Iterable[OfferCount]) -> dict[str, int]:
+    """Metric -> sum (``suppressed:quiet_hours`` etc. kept apart)."""
+    out: dict[str, int] = {}
+    for c in counts:
+        out[c.metric] = out.get(c.metric, 0) + c.n
+    return out
+
+
+def reasons(metric_totals: Mapping[str, int]) -> dict[str, int]:
+    """Suppression reason -> count, from ``suppressed:{reason}`` totals."""
+    out: dict[str, int] = {}
+    for metric, n in metric_totals.items():
+        if metric.startswith("suppressed:") and n:
+            reason = metric.partition(":")[2] or "unknown"
+            out[reason] = out.get(reason, 0) + n
+    return out
+
+
+def by_campaign(counts: Iterable[OfferCount]) -> dict[str, dict[str, int]]:
+    out: dict[str, list[OfferCount]] = {}
+    for c in counts:
+        out.setdefault(c.campaign_id, []).append(c)
+    return {campaign_id: totals(rows) for campaign_id, rows in out.items()}
+
+
+# --- moment counters ---------------------------------------------------------------------------
+
+
+def moment_count(counts: Mapping[str, Any], moment_types: Iterable[str] | None) -> int:
+    """The ``moment:{type}`` counters of one counter item, only ``moment_types`` if given."""
+    if moment_types is not None:
+        return sum(int(counts.get(f"moment:{t}", 0) or 0) for t in moment_types)
+    return sum(int(n) for name, n in counts.items() if name.startswith("moment:"))
+
+
+def moments_by_hour(
+    items: Mapping[str, Mapping[str, Any]], moment_types: Iterable[str] | None
+) -> dict[str, int]:
+    """Hour -> moments, from hour -> counter item (one scope, or shards already merged)."""
+    wanted = list(moment_types) if moment_types is not None else None
+    return {hour: moment_count(counts, wanted) for hour, counts in items.items()}
+
+
+def merge_hours(*scopes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Several scopes' hour -> counter item maps (the ``all#s{n}`` shards) added up."""
+    out: dict[str, dict[str, int]] = {}
+    for items in scopes:
+        for hour, counts in items.items():
+            bucket = out.setdefault(hour, {})
+            for name, n in counts.items():
+                if isinstance(n, int | float) and not isinstance(n, bool):
+                    bucket[name] = bucket.get(name, 0) + int(n)
+    return out
+
+
+# --- 1. funnel ---------------------------------------------------------------------------------
+
+
+def funnel(moments: int, metric_totals: Mapping[str, int]) -> dict[str, Any]:
+    """Steps moments -> eligible -> sent -> opened -> clicked -> redeemed, each with its rate
+    from the previous step and from the first (the first step's ``rate_from_previous`` is
+    ``None``). One moment can be eligible for several campaigns, so a rate can exceed 1."""
+    counts = [moments if metric is None else int(metric_totals.get(metric, 0)) for _, metric in FUNNEL]
+    steps = []
+    for i, ((step, _), count) in enumerate(zip(FUNNEL, counts, strict=True)):
+        steps.append(
+            {
+                "step": step,
+                "count": count,
+                "rate_from_previous": rate(count, counts[i - 1]) if i else None,
+                "rate_from_first": rate(count, counts[0]),
+            }
+        )
+    return {
+        "steps": steps,
+        "holdout": int(metric_totals.get("holdout", 0)),
+        "suppressed": sum(reasons(metric_totals).values()),
+    }
+
+
+# --- 2. campaigns ------------------------------------------------------------------------------
+
+
+def campaign_metrics(metric_totals: Mapping[str, int]) -> dict[str, int]:
+    def get(name: str) -> int:
+        return int(metric_totals.get(name, 0))
+
+    return {
+        "decided": get("decided"),
+        "holdout": get("holdout"),
+        "suppressed": sum(reasons(metric_totals).values()),
+        "sent": get("sent"),
+        "delivered": get("delivered"),
+        "opened": get("opened"),
+        "clicked": get("clicked"),
+        "engaged": get("engaged"),
+        "redeemed": get("redeemed"),
+        "converted_treatment": get("converted:treatment"),
+        "converted_holdout": get("converted:holdout"),
+    }
+
+
+def campaign_row(
+    campaign_id: str, name: str, status: str, metric_totals: Mapping[str, int]
+) -> dict[str, Any]:
+    metrics = campaign_metrics(metric_totals)
+    return {
+        "campaign_id": campaign_id,
+        "name": name,
+        "status": status,
+        **metrics,
+        "engagement_rate": rate(metrics["engaged"], metrics["sent"]),
+        "conversion_rate": rate(metrics["converted_treatment"], metrics["sent"]),
+        "lift": lift_of(metric_totals),
+    }
+
+
+def sort_campaign_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (-int(r["sent"]), r["campaign_id"]))
+
+
+# --- 5. lift -----------------------------------------------------------------------------------
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion (no continuity correction)."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    p = successes / n
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_hybrid(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for p1 - p2 (1998, method 10)."""
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson(x1, n1, z)
+    l2, u2 = wilson(x2, n2, z)
+    difference = p1 - p2
+    low = difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def lift(t_users: int, t_converters: int, h_users: int, h_converters: int) -> dict[str, Any]:
+    """Treatment vs holdout conversion. Converters are clamped to users (a shopper first
+    decided before the range can first convert inside it), so the rates stay proportions."""
+    t_conv, h_conv = min(t_converters, t_users), min(h_converters, h_users)
+    t_rate, h_rate = rate(t_conv, t_users), rate(h_conv, h_users)
+    difference = None
+    relative = None
+    if t_users and h_users:
+        exact = t_conv / t_users - h_conv / h_users
+        difference = round(exact, 4)
+        relative = round(exact / (h_conv / h_users), 4) if h_conv else None
+    enough = (
+        t_users >= MIN_USERS_PER_GROUP
+        and h_users >= MIN_USERS_PER_GROUP
+        and t_conv + h_conv >= MIN_CONVERTERS
+    )
+    ci95 = None
+    if enough:
+        low, high = newcombe_hybrid(t_conv, t_users, h_conv, h_users)
+        ci95 = [round(low, 4), round(high, 4)]
+    return {
+        "status": "ok" if enough else "not_enough_data",
+        "treatment": {"users": t_users, "converters": t_conv, "rate": t_rate},
+        "holdout": {"users": h_users, "converters": h_conv, "rate": h_rate},
+        "difference": difference,
+        "relative_lift": relative,
+        "ci95": ci95,
+        "method": LIFT_METHOD,
+        "minimum": {"users_per_group": MIN_USERS_PER_GROUP, "converters": MIN_CONVERTERS},
+    }
+
+
+def lift_of(metric_totals: Mapping[str, int]) -> dict[str, Any]:
+    def get(name: str) -> int:
+        return int(metric_totals.get(name, 0))
+
+    return lift(
+        get("users:treatment"), get("converters:treatment"), get("users:holdout"), get("converters:holdout")
+    )
+
+
+# --- 3. engagement over time -------------------------------------------------------------------
+
+
+def bucket_label(hour: str, interval: str) -> str:
+    """``2026112314`` -> ``2026-11-23`` (day) or ``2026-11-23T14:00Z`` (hour)."""
+    day = f"{hour[:4]}-{hour[4:6]}-{hour[6:8]}"
+    return day if interval == "day" else f"{day}T{hour[8:10]}:00Z"
+
+
+def bucket_labels(filters: Filters, interval: str) -> list[str]:
+    if interval == "day":
+        return [d.isoformat() for d in filters.days()]
+    return [bucket_label(hour, "hour") for hour in filters.hours()]
+
+
+def _key(count: OfferCount, by: str) -> str:
+    if by == "campaign":
+        return count.campaign_id
+    if by == "store":
+        return count.store_id
+    return count.moment
+
+
+def engagement(
+    counts: Iterable[OfferCount],
+    filters: Filters,
+    by: str,
+    interval: str,
+    labels: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One series per campaign, store (``-``: no store) or moment type that has any offer
+    counter in the range: sent, engaged, converted (treatment) per bucket, every bucket of
+    the range present; series by total sent (most first), then key."""
+    buckets = bucket_labels(filters, interval)
+    series: dict[str, dict[str, list[int]]] = {}
+    for c in counts:
+        values = series.setdefault(_key(c, by), {b: [0, 0, 0] for b in buckets})
+        column = {"sent": 0, "engaged": 1, "converted:treatment": 2}.get(c.metric)
+        if column is None:
+            continue
+        bucket = values.get(bucket_label(c.hour, interval))
+        if bucket is not None:
+            bucket[column] += c.n
+    out = []
+    for key, values in series.items():
+        points = [
+            {
+                "t": t,
+                "sent": sent,
+                "engaged": engaged,
+                "converted": converted,
+                "engagement_rate": rate(engaged, sent),
+                "conversion_rate": rate(converted, sent),
+            }
+            for t, (sent, engaged, converted) in values.items()
+        ]
+        out.append({"key": key, "label": (labels or {}).get(key, key), "points": points})
+    return sorted(out, key=lambda s: (-sum(p["sent"] for p in s["points"]), s["key"]))
+
+
+# --- 4. peak hours -----------------------------------------------------------------------------
+
+
+def local_matrix(by_hour: Mapping[str, int], zone: ZoneInfo) -> list[list[int]]:
+    """7 x 24 counts: [local day of week, Monday first][local hour], from UTC hour buckets."""
+    matrix = [[0] * 24 for _ in range(7)]
+    for hour, n in by_hour.items():
+        if not n:
+            continue
+        utc = datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=UTC)
+        local = utc.astimezone(zone)
+        matrix[local.weekday()][local.hour] += int(n)
+    return matrix
+
+
+def peak(matrix: Sequence[Sequence[int]]) -> dict[str, Any] | None:
+    """The busiest (day, hour) cell, the earliest in the week on a tie; None if all are 0."""
+    best: tuple[int, int, int] | None = None
+    for d, row in enumerate(matrix):
+        for h, n in enumerate(row):
+            if n > 0 and (best is None or n > best[2]):
+                best = (d, h, n)
+    if best is None:
+        return None
+    return {"day": WEEKDAYS[best[0]], "hour": best[1], "count": best[2]}
+
+
+def peak_store(store_id: str, name: str | None, timezone: str, matrix: list[list[int]]) -> dict[str, Any]:
+    return {
+        "store_id": store_id,
+        "name": name,
+        "timezone": timezone,
+        "days": list(WEEKDAYS),
+        "matrix": matrix,
+        "total": sum(sum(row) for row in matrix),
+        "peak": peak(matrix),
+    }
+
+
+def offers_by_store_hour(counts: Iterable[OfferCount], metric: str) -> dict[str, dict[str, int]]:
+    """Store -> UTC hour -> count of ``metric``."""
+    out: dict[str, dict[str, int]] = {}
+    for c in counts:
+        if c.metric == metric:
+            hours = out.setdefault(c.store_id, {})
+            hours[c.hour] = hours.get(c.hour, 0) + c.n
+    return out
+
+
+# --- 6. suppression ----------------------------------------------------------------------------
+
+
+def suppression(
+    overall: Mapping[str, int], campaigns: Sequence[tuple[str, str, Mapping[str, int]]]
+) -> dict[str, Any]:
+    """Why offers were not sent: reasons over everything (share of all suppressed), and per
+    campaign (``(campaign_id, name, metric totals)``), most suppressed first."""
+    all_reasons = reasons(overall)
+    suppressed = sum(all_reasons.values())
+    rows = []
+    for campaign_id, name, metric_totals in campaigns:
+        mine = reasons(metric_totals)
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "name": name,
+                "decided": int(metric_totals.get("decided", 0)),
+                "suppressed": sum(mine.values()),
+                "reasons": dict(sorted(mine.items(), key=lambda kv: (-kv[1], kv[0]))),
+            }
+        )
+    return {
+        "decided": int(overall.get("decided", 0)),
+        "suppressed": suppressed,
+        "reasons": [
+            {"reason": reason, "count": n, "share": rate(n, suppressed)}
+            for reason, n in sorted(all_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "by_campaign": sorted(rows, key=lambda r: (-r["suppressed"], r["campaign_id"])),
+    }

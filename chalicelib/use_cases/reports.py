@@ -1,0 +1,277 @@
+"""Reports for marketers and operators (admin API ``/admin/reports/...``, ``/admin/dashboard``
+and ``python -m cli reports``): the funnel from moments to redemptions, per-campaign results
+with holdout lift, engagement over time, peak hours in each store's local time, lift, and why
+offers were suppressed. Everything is computed from the counters (no scans of the ledger):
+moment counters per UTC hour (``domain/counters.py``) and offer counters per campaign, UTC
+hour, store and moment type (``domain/offer_stats.py``); the arithmetic is
+``domain/reports.py``.
+
+Every report takes the same query parameters: ``from`` / ``to`` (UTC days, inclusive; default
+the last 7 days up to today; at most 92 days), ``store``, ``campaign`` and ``moment`` (a moment
+type), and echoes them as ``filters``. Campaigns listed are every campaign except archived ones
+with nothing counted in the range (with ``campaign``, just that one; an unknown id is a 400).
+
+Imports no AWS SDK and no web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import cached_property
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain import reports
+from chalicelib.domain.campaigns import Campaign
+from chalicelib.domain.clock import Clock, iso
+from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.domain.offer_stats import NO_STORE
+from chalicelib.settings import Settings
+
+Params = Mapping[str, Any]
+
+
+class CampaignList(Protocol):
+    def list(self) -> list[Campaign]: ...
+
+
+class StoreList(Protocol):
+    """Stores with ``store_id``, ``name`` and ``timezone`` (``adapters/dynamodb_fences``)."""
+
+    def list(self) -> list[dict[str, Any]]: ...
+
+
+class CounterReader(Protocol):
+    """The counters (``adapters/dynamodb_stats.DynamoDBStats``)."""
+
+    def hourly(self, scopes: Sequence[str], hours: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
+        """scope -> hour (YYYYMMDDHH) -> counters of ``STAT#{scope}#{hour}``."""
+        ...
+
+    def offers(
+        self, campaign_ids: Sequence[str], first_hour: str, last_hour: str
+    ) -> dict[str, list[tuple[str, dict[str, int]]]]:
+        """campaign -> [(sort key ``{hour}#{store}``, counters)]."""
+        ...
+
+
+class _Data:
+    """What one request reads, each part at most once (the dashboard shares it across its
+    reports)."""
+
+    def __init__(self, owner: Reports, filters: reports.Filters) -> None:
+        self.owner = owner
+        self.filters = filters
+
+    @cached_property
+    def all_campaigns(self) -> list[Campaign]:
+        return sorted(self.owner._campaigns.list(), key=lambda c: c.id)
+
+    @cached_property
+    def campaigns(self) -> list[Campaign]:
+        """The campaigns the filters cover (the one asked for, else all)."""
+        wanted = self.filters.campaign
+        if wanted is None:
+            return self.all_campaigns
+        chosen = [c for c in self.all_campaigns if c.id == wanted]
+        if not chosen:
+            raise InvalidInput([FieldError("campaign", f"no campaign {wanted!r}")])
+        return chosen
+
+    @cached_property
+    def offers(self) -> list[reports.OfferCount]:
+        """Every offer counter in the range and filters."""
+        f = self.filters
+        items = self.owner._stats.offers([c.id for c in self.campaigns], f.first_hour, f.last_hour)
+        counts = [
+            count
+            for campaign_id, rows in items.items()
+            for sort_key, counters in rows
+            for count in reports.offer_counts(campaign_id, sort_key, counters)
+        ]
+        return reports.select(counts, f)
+
+    @cached_property
+    def totals(self) -> dict[str, int]:
+        return reports.totals(self.offers)
+
+    @cached_property
+    def per_campaign(self) -> dict[str, dict[str, int]]:
+        return reports.by_campaign(self.offers)
+
+    def listed_campaigns(self) -> list[Campaign]:
+        """The campaigns a report lists: archived ones only with something counted."""
+        return [
+            c
+            for c in self.campaigns
+            if c.status != "archived" or any(self.per_campaign.get(c.id, {}).values())
+        ]
+
+    @cached_property
+    def moment_types(self) -> list[str] | None:
+        """Moment types counted as moments: the filter's, and/or the campaign's trigger."""
+        types = None if self.filters.moment is None else {self.filters.moment}
+        if self.filters.campaign is not None:
+            trigger = {self.campaigns[0].trigger.moment}
+            types = trigger if types is None else types & trigger
+        return None if types is None else sorted(types)
+
+    @cached_property
+    def stores(self) -> list[dict[str, Any]]:
+        return sorted(self.owner._stores.list(), key=lambda s: str(s.get("store_id")))
+
+    def moments(self) -> int:
+        """Moments in range: a store's scope with ``store``, else the deployment's shards."""
+        f = self.filters
+        if f.store is not None:
+            scopes = [f"store#{f.store}"]
+        else:
+            scopes = [f"all#s{n}" for n in range(max(1, self.owner._settings.stat_shards))]
+        items = self.owner._stats.hourly(scopes, f.hours())
+        merged = reports.merge_hours(*items.values())
+        return sum(reports.moments_by_hour(merged, self.moment_types).values())
+
+    def store_moments(self, store_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """store -> UTC hour -> moments."""
+        items = self.owner._stats.hourly([f"store#{s}" for s in store_ids], self.filters.hours())
+        return {
+            scope.removeprefix("store#"): reports.moments_by_hour(hours, self.moment_types)
+            for scope, hours in items.items()
+        }
+
+
+class Reports:
+    def __init__(
+        self,
+        campaigns: CampaignList,
+        stores: StoreList,
+        stats: CounterReader,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self._campaigns = campaigns
+        self._stores = stores
+        self._stats = stats
+        self._settings = settings
+        self._clock = clock
+
+    def _today(self) -> date:
+        return self._clock.now().date()
+
+    def _data(self, params: Params, **options: Sequence[str]) -> tuple[_Data, dict[str, str]]:
+        filters, chosen = reports.parse_query(params, self._today(), options)
+        return _Data(self, filters), chosen
+
+    # -- 1. funnel --------------------------------------------------------------------------
+    def funnel(self, params: Params) -> dict[str, Any]:
+        data, _ = self._data(params)
+        return self._funnel(data)
+
+    def _funnel(self, data: _Data) -> dict[str, Any]:
+        return {"filters": data.filters.as_dict(), **reports.funnel(data.moments(), data.totals)}
+
+    # -- 2. campaigns -----------------------------------------------------------------------
+    def campaigns(self, params: Params) -> dict[str, Any]:
+        data, _ = self._data(params)
+        return self._campaign_report(data)
+
+    def _campaign_report(self, data: _Data) -> dict[str, Any]:
+        rows = [
+            reports.campaign_row(c.id, c.name, c.status, data.per_campaign.get(c.id, {}))
+            for c in data.listed_campaigns()
+        ]
+        return {"filters": data.filters.as_dict(), "campaigns": reports.sort_campaign_rows(rows)}
+
+    # -- 3. engagement ----------------------------------------------------------------------
+    def engagement(self, params: Params) -> dict[str, Any]:
+        data, chosen = self._data(params, by=reports.BY, interval=reports.INTERVALS)
+        return self._engagement(data, chosen["by"], chosen["interval"])
+
+    def _engagement(self, data: _Data, by: str, interval: str) -> dict[str, Any]:
+        labels: dict[str, str] = {}
+        if by == "campaign":
+            labels = {c.id: c.name for c in data.campaigns}
+        elif by == "store":
+            labels = {str(s["store_id"]): str(s.get("name") or s["store_id"]) for s in data.stores}
+            labels[NO_STORE] = "(no store)"
+        return {
+            "filters": data.filters.as_dict(),
+            "by": by,
+            "interval": interval,
+            "series": reports.engagement(data.offers, data.filters, by, interval, labels),
+        }
+
+    # -- 4. peak hours ----------------------------------------------------------------------
+    def peak_hours(self, params: Params) -> dict[str, Any]:
+        data, chosen = self._data(params, metric=reports.PEAK_METRICS)
+        return self._peak_hours(data, chosen["metric"])
+
+    def _zone(self, store: Mapping[str, Any]) -> tuple[ZoneInfo, str]:
+        name = str(store.get("timezone") or self._settings.default_timezone)
+        try:
+            return ZoneInfo(name), name
+        except (ValueError, KeyError, OSError):
+            fallback = self._settings.default_timezone
+            return ZoneInfo(fallback), fallback
+
+    def _peak_hours(self, data: _Data, metric: str) -> dict[str, Any]:
+        wanted = data.filters.store
+        if wanted is not None:
+            known = {str(s["store_id"]): s for s in data.stores}
+            stores = [known.get(wanted) or {"store_id": wanted, "name": None}]
+        else:
+            stores = data.stores
+        ids = [str(s["store_id"]) for s in stores]
+        if metric == "moments":
+            by_store = data.store_moments(ids)
+        else:
+            by_store = reports.offers_by_store_hour(data.offers, metric)
+        rows = []
+        for store in stores:
+            zone, zone_name = self._zone(store)
+            store_id = str(store["store_id"])
+            matrix = reports.local_matrix(by_store.get(store_id, {}), zone)
+            rows.append(reports.peak_store(store_id, store.get("name"), zone_name, matrix))
+        return {"filters": data.filters.as_dict(), "metric": metric, "stores": rows}
+
+    # -- 5. lift ----------------------------------------------------------------------------
+    def lift(self, params: Params) -> dict[str, Any]:
+        data, _ = self._data(params)
+        rows = [
+            {"campaign_id": c.id, "name": c.name, **reports.lift_of(data.per_campaign.get(c.id, {}))}
+            for c in data.listed_campaigns()
+        ]
+        return {"filters": data.filters.as_dict(), "campaigns": rows}
+
+    # -- 6. suppression ---------------------------------------------------------------------
+    def suppression(self, params: Params) -> dict[str, Any]:
+        data, _ = self._data(params)
+        return self._suppression(data)
+
+    def _suppression(self, data: _Data) -> dict[str, Any]:
+        rows = [(c.id, c.name, data.per_campaign.get(c.id, {})) for c in data.listed_campaigns()]
+        return {"filters": data.filters.as_dict(), **reports.suppression(data.totals, rows)}
+
+    # -- the dashboard ----------------------------------------------------------------------
+    def dashboard(self, params: Params) -> dict[str, Any]:
+        """What ``chalicelib.dashboard.render`` draws: the funnel, campaigns, peak hours
+        (moments), suppression and engagement (by campaign, per day) under one set of filters,
+        the choices for the filter form, and when it was made. Counters are read once."""
+        data, _ = self._data(params)
+        return {
+            "filters": data.filters.as_dict(),
+            "funnel": self._funnel(data),
+            "campaigns": self._campaign_report(data),
+            "peak_hours": self._peak_hours(data, "moments"),
+            "suppression": self._suppression(data),
+            "engagement": self._engagement(data, "campaign", "day"),
+            "options": {
+                "stores": [
+                    {"store_id": s["store_id"], "name": s.get("name") or s["store_id"]} for s in data.stores
+                ],
+                "campaigns": [{"campaign_id": c.id, "name": c.name} for c in data.all_campaigns],
+                "moments": list(reports.MOMENT_TYPES),
+            },
+            "generated_at": iso(self._clock.now()),
+        }
