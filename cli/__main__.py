@@ -1,5 +1,6 @@
 """``python -m cli``: the micromoments command line. ``python -m cli qr --help`` for QR codes,
-``python -m cli users --help`` to export or erase a user's data."""
+``python -m cli users --help`` to export or erase a user's data, ``python -m cli reports --help``
+for the funnel, campaign, engagement, peak-hour, lift and suppression reports and the dashboard."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from cli import qr, stores, users
+from cli import qr, reports, stores, users
 from devstack.config import DEFAULT_STATE_FILE
 
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     qr.add_parser(commands)
     stores.add_parser(commands)
     users.add_parser(commands)
+    reports.add_parser(commands)
     return parser
 
 
