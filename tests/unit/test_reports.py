@@ -530,3 +530,98 @@ def test_basic_auth_without_the_token_as_password_is_unauthorized(headers):
 def test_basic_auth_is_not_accepted_in_a_deployed_stage():
     with pytest.raises(Unauthorized, match="IAM"):
         AdminAuthenticator(deployed_settings()).check(basic("admin", "tok"), {})
+
+
+# --- the counter reader (adapters/dynamodb_stats.py) over a scripted client --------------------
+
+
+class ScriptedDynamo:
+    """batch_get_item answers from ``items``, leaving the first ``hold_back`` keys of each of
+    the first ``stingy_calls`` calls unprocessed; query pages through ``pages``."""
+
+    def __init__(self, items: dict[str, dict[str, int]], stingy_calls: int = 0, hold_back: int = 3) -> None:
+        self.items = items
+        self.stingy_calls = stingy_calls
+        self.hold_back = hold_back
+        self.batch_calls: list[int] = []
+        self.queries: list[dict[str, Any]] = []
+        self.pages: list[dict[str, Any]] = []
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        ((table, request),) = RequestItems.items()
+        keys = request["Keys"]
+        self.batch_calls.append(len(keys))
+        assert len(keys) <= 100
+        held, asked = ([], keys)
+        if len(self.batch_calls) <= self.stingy_calls:
+            held, asked = keys[: self.hold_back], keys[self.hold_back :]
+        found = []
+        for k in asked:
+            counts = self.items.get(k["PK"]["S"])
+            if counts is not None:
+                item = {"PK": k["PK"], "SK": k["SK"], **{n: {"N": str(v)} for n, v in counts.items()}}
+                found.append(item)
+        unprocessed = {table: {"Keys": held}} if held else {}
+        return {"Responses": {table: found}, "UnprocessedKeys": unprocessed}
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        self.queries.append(request)
+        return self.pages[len(self.queries) - 1]
+
+
+def test_hourly_counters_are_batched_by_100_and_unprocessed_keys_retried():
+    from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+
+    hours = Filters(date(2026, 11, 20), TODAY).hours()  # 96 hours x 2 scopes = 192 keys
+    items = {f"STAT#all#s0#{h}": {"moment:qr_scanned": i + 1} for i, h in enumerate(hours)}
+    items["STAT#store#s-1#2026112310"] = {"moment:qr_scanned": 7}
+    client = ScriptedDynamo(items, stingy_calls=2)
+    sleeps: list[float] = []
+
+    got = DynamoDBStats(client, "t", max_workers=1, sleep=sleeps.append).hourly(
+        ["all#s0", "store#s-1"], hours
+    )
+
+    # 192 keys: 100 (3 held back), the 3 again (held back again), the 3 once more, then 92
+    assert client.batch_calls == [100, 3, 3, 92]
+    assert len(got["all#s0"]) == 96 and got["all#s0"][hours[-1]] == {"moment:qr_scanned": 96}
+    assert got["store#s-1"] == {"2026112310": {"moment:qr_scanned": 7}}
+    assert sleeps  # backed off before retrying
+
+
+def test_keys_still_unprocessed_after_the_retries_are_retryable():
+    from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+    from chalicelib.domain.errors import RetryableError
+
+    client = ScriptedDynamo({}, stingy_calls=100)
+
+    with pytest.raises(RetryableError, match="unprocessed"):
+        DynamoDBStats(client, "t", max_retries=2, sleep=lambda s: None).hourly(["all#s0"], ["2026112300"])
+    assert len(client.batch_calls) == 3
+
+
+def test_offer_counters_are_one_paged_range_query_per_campaign():
+    from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+
+    client = ScriptedDynamo({})
+    item = {"PK": {"S": "STAT#offers#c1"}, "SK": {"S": "2026112310#s1"}, "sent|qr_scanned": {"N": "4"}}
+    last = {"PK": {"S": "STAT#offers#c1"}, "SK": {"S": "2026112323#-"}, "sent|qr_scanned": {"N": "1"}}
+    client.pages = [
+        {"Items": [item], "LastEvaluatedKey": {"PK": item["PK"], "SK": item["SK"]}},
+        {"Items": [last]},
+    ]
+
+    got = DynamoDBStats(client, "t").offers(["c1"], "2026112300", "2026112323")
+
+    assert got == {
+        "c1": [("2026112310#s1", {"sent|qr_scanned": 4}), ("2026112323#-", {"sent|qr_scanned": 1})]
+    }
+    first = client.queries[0]
+    assert first["KeyConditionExpression"] == "PK = :pk AND SK BETWEEN :low AND :high"
+    assert first["ExpressionAttributeValues"] == {
+        ":pk": {"S": "STAT#offers#c1"},
+        ":low": {"S": "2026112300"},
+        ":high": {"S": "2026112323~"},
+    }
+    assert client.queries[1]["ExclusiveStartKey"] == {"PK": item["PK"], "SK": item["SK"]}
+    assert first["ExpressionAttributeValues"][":high"]["S"] > "2026112323#any.store-id_9"
