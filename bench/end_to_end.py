@@ -9,9 +9,9 @@ each from just before its POST until the offer is recorded as sent, which the wo
 after SNS Publish returns (moto stores the message before answering). A watcher thread polls the
 shopper's partition in DynamoDB (one Query per pending shopper, cheap) rather than moto's
 ``/moto-api/data.json``, which grows with everything moto ever held; at the end one read of it
-checks that every sent offer is in moto's SNS. The stored timestamps (the idempotency marker's
-``received_at`` / ``processed_at``, the ledger's ``claimed_at``) split the time into ingest, the
-queue (the pump's polling and waiting behind other events) and the worker.
+checks that every sent offer is in moto's SNS. The stored timestamps (the moment record's
+``received_at`` / ``processed_at``, kept in the profile; the ledger's ``claimed_at``) split the
+time into ingest, the queue (the pump's polling and waiting behind other events) and the worker.
 
 Stops the stack with SIGINT (Ctrl-C) and checks that moto and chalice local are gone (any left is
 killed by its process id and reported). Never touches AWS: the stack runs on moto.
@@ -130,8 +130,8 @@ class Moment:
     offer_id: str | None = None
     provider_id: str | None = None  # what SNS Publish answered (moto's message id)
     ledger: list[tuple[str, str, str]] = field(default_factory=list)  # (SK, status, provider id)
-    received_at: float | None = None  # ingest handler (marker)
-    processed_at: float | None = None  # worker, before its commit (marker)
+    received_at: float | None = None  # ingest handler (moment record)
+    processed_at: float | None = None  # worker, before its commit (moment record)
     claimed_at: float | None = None  # worker, the offer's claim (ledger)
 
     @property
@@ -191,7 +191,9 @@ class OfferWatcher(threading.Thread):
             )["Items"]
             seen = time.time()
             self.queries += 1
-            records = [deserialize(i) for i in items]
+            from chalicelib.adapters.dynamodb_moment_store import logical_items
+
+            records = [row for i in items for row in logical_items(deserialize(i))]
             offers = [r for r in records if str(r["SK"]).startswith("OFFER#")]
             final = [r for r in offers if r.get("status") in FINAL]
             offer = next((r for r in final if r.get("status") == "sent"), final[0] if final else None)
@@ -493,7 +495,7 @@ and log folder, exactly as `tests/e2e/conftest.py` does), driven over HTTP.
   offers' pushes are in moto's SNS; it is not polled, because it returns everything moto ever held
   (it took {data_json_seconds:.1f} s even then).
 - **Where the time goes**, from the timestamps the app stores (same machine, same clock, ms
-  resolution): the idempotency marker's `received_at` (the ingest handler's clock) and
+  resolution): the moment record's `received_at` (the ingest handler's clock) and
   `processed_at` (the worker, before its commit), and the ledger's `claimed_at` (the worker,
   claiming the offer after deciding).
 - Stopped with SIGINT to the stack's process group, as Ctrl-C does; moto and `chalice local` must

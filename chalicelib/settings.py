@@ -39,6 +39,10 @@ class Settings:
     message_ttl: timedelta = timedelta(days=30)
     cache_ttl_seconds: float = 60.0
     stat_shards: int = 4
+    # Exactly once: how long, and how many, applied message ids a profile remembers
+    # (chalicelib/domain/dedupe.py); 4x SQS's redelivery span (180 s visibility x 5 receives).
+    dedupe_window: timedelta = timedelta(minutes=60)
+    dedupe_max_ids: int = 256
     region: str = "us-east-1"
     # Offers and delivery
     token_signing_key: bytes = b""  # unsubscribe links and redemption codes
@@ -113,6 +117,8 @@ class Settings:
         ttl_days = number("MM_MESSAGE_TTL_DAYS", 30, 1)
         cache_ttl = number("MM_CACHE_TTL_SECONDS", 60, 0)
         shards = number("MM_STAT_SHARDS", 4, 1)
+        dedupe_minutes = number("MM_DEDUPE_WINDOW_MINUTES", 60, 15)
+        dedupe_max_ids = number("MM_DEDUPE_MAX_IDS", 256, 16)
         token_key = required("MM_TOKEN_SIGNING_KEY")
         if token_key and len(token_key) < 16:
             problems.append("MM_TOKEN_SIGNING_KEY must be at least 16 characters")
@@ -162,6 +168,8 @@ class Settings:
             message_ttl=timedelta(days=ttl_days),
             cache_ttl_seconds=cache_ttl,
             stat_shards=int(shards),
+            dedupe_window=timedelta(minutes=dedupe_minutes),
+            dedupe_max_ids=int(dedupe_max_ids),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             token_signing_key=token_key.encode(),
             email_sender=_optional(env, "MM_EMAIL_SENDER"),

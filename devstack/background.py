@@ -86,14 +86,11 @@ class BackgroundStack:
         )
 
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
-        from chalicelib.adapters.dynamodb_table import deserialize
+        """The item as the application sees it: a profile decoded, a ``MSG#{messageId}`` key
+        found among the moment records of the partition's profile (``read_item``)."""
+        from chalicelib.adapters.dynamodb_moment_store import read_item
 
-        got = self.client("dynamodb").get_item(
-            TableName=self.state["outputs"]["TableName"],
-            Key={"PK": {"S": pk}, "SK": {"S": sk}},
-            ConsistentRead=True,
-        )
-        return deserialize(got["Item"]) if "Item" in got else None
+        return read_item(self.client("dynamodb"), self.state["outputs"]["TableName"], pk, sk)
 
     def wait_for(self, pk: str, sk: str, check: Any = bool, timeout: float = 2.0) -> dict[str, Any] | None:
         """Poll until the item satisfies ``check`` or the timeout passes; returns the last read."""

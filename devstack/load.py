@@ -11,8 +11,9 @@ The run is bounded by ``--shoppers`` and ``--duration``; it stops by itself.
 
 Then it waits for the worker and reconciles, reading moto directly:
 
-- every accepted messageId has its marker ``USER#{id}``/``MSG#{messageId}`` (``ANON#{visitor}``
-  for a camera scan), read with BatchGetItem in chunks of 100 (no Query or Scan);
+- every accepted messageId is among the messages its profile has applied (the ``ids`` of
+  ``USER#{id}``/``PROFILE``, or ``ANON#{visitor}`` for a camera scan; chalicelib/domain/dedupe.py),
+  read with BatchGetItem in chunks of 100 (no Query or Scan);
 - the ``events`` counters summed over ``STAT#all#s{n}#{hour}``/``COUNTS`` grew by the number
   of distinct accepted events;
 - offers ``sent`` in the ledgers (``GET /admin/users/{id}/offers``) equal, per channel, the
@@ -23,7 +24,8 @@ Then it waits for the worker and reconciles, reading moto directly:
 It reports throughput, ingest latency p50/p95/p99 and ingest-to-send latency p50/p95 (the
 POST of the triggering event to the ledger's ``sent_at``), and exits 1 if reconciliation
 fails. It talks to 127.0.0.1 only, and assumes nothing else sends offers on that stack
-meanwhile. Imports from chalicelib only the QR scan messageId rule (domain/qr_scans.py).
+meanwhile. Imports from chalicelib only the QR scan messageId rule (domain/qr_scans.py) and the
+applied-ids format (domain/dedupe.py).
 """
 
 from __future__ import annotations
@@ -503,22 +505,31 @@ class LoadRun:
 
     # -- reconciling -------------------------------------------------------------------------
     def _batch_get(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of ``keys`` exist (BatchGetItem, 100 at a time, consistent reads)."""
-        found: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), 100):
+        """Which of ``keys`` (partition, ``MSG#{messageId}``) are applied: the message's digest is
+        in the ``ids`` of the partition's profile (BatchGetItem, 100 at a time, consistent)."""
+        from chalicelib.domain import dedupe
+
+        applied: dict[str, set[bytes]] = {}
+        partitions = sorted({pk for pk, _ in keys})
+        for start in range(0, len(partitions), 100):
             request: dict[str, Any] = {
                 self.target.table: {
-                    "Keys": [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in keys[start : start + 100]],
+                    "Keys": [
+                        {"PK": {"S": pk}, "SK": {"S": "PROFILE"}} for pk in partitions[start : start + 100]
+                    ],
                     "ConsistentRead": True,
-                    "ProjectionExpression": "PK, SK",
+                    "ProjectionExpression": "PK, ids",
                 }
             }
             while request:
                 response = self._dynamodb.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.target.table, []):
-                    found.add((item["PK"]["S"], item["SK"]["S"]))
+                    ids = dedupe.unpack(item.get("ids", {}).get("B"))
+                    applied[item["PK"]["S"]] = {d for d, _ in ids}
                 request = response.get("UnprocessedKeys") or {}
-        return found
+        return {
+            (pk, sk) for pk, sk in keys if dedupe.digest(sk.removeprefix("MSG#")) in applied.get(pk, set())
+        }
 
     def _expected_markers(self) -> tuple[list[tuple[str, str]], list[list[tuple[str, str]]]]:
         plain = [(pk, f"MSG#{message_id}") for message_id, (pk, _t) in self.sent.accepted.items()]
@@ -529,8 +540,8 @@ class LoadRun:
         return plain, scans
 
     def wait_processed(self) -> tuple[float, int]:
-        """Wait until every accepted event has its marker (or the drain timeout); returns the
-        seconds waited and how many markers are still missing."""
+        """Wait until every accepted event is applied (or the drain timeout); returns the
+        seconds waited and how many are still missing."""
         started = time.monotonic()
         plain, scans = self._expected_markers()
         missing_plain = list(plain)
@@ -547,7 +558,7 @@ class LoadRun:
             if not missing or waited > self.drain_timeout:
                 break
             time.sleep(1.0)
-        # the markers are written with the counters; offers are sent right after: let the
+        # the applied ids are written with the counters; offers are sent right after: let the
         # queue empty before reading the ledger
         while self.queue_depth() and time.monotonic() - started < self.drain_timeout:
             time.sleep(0.5)
@@ -614,7 +625,7 @@ class LoadRun:
         if sent.repeat_counted:
             problems.append(f"{sent.repeat_counted} repeat camera scans were counted")
         if missing:
-            problems.append(f"{missing} accepted events have no marker (not processed)")
+            problems.append(f"{missing} accepted events are not applied (not processed)")
         counted = self.events_counters(hours) - counted_before
         if counted != sent.events:
             problems.append(f"events counters grew by {counted}, expected {sent.events}")

@@ -227,12 +227,10 @@ def smoke_test(session: Any, stage: str, api_url: str, timeout: float = 60) -> f
         if response.status != 200:
             raise SystemExit(f"smoke test: POST /v1/track answered {response.status}")
     while time.monotonic() - started < timeout:
-        item = dynamodb.get_item(
-            TableName=table,
-            ConsistentRead=True,
-            Key={"PK": {"S": "USER#smoke-test"}, "SK": {"S": f"MSG#{message_id}"}},
-        ).get("Item")
-        if item:
+        from chalicelib.adapters.dynamodb_moment_store import read_item
+
+        # The worker keeps the event's record in the profile it applied it to.
+        if read_item(dynamodb, table, "USER#smoke-test", f"MSG#{message_id}"):
             return time.monotonic() - started
         time.sleep(1)
     raise SystemExit(f"smoke test: event {message_id} was accepted but not processed within {timeout:.0f} s")

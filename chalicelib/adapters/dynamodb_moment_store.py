@@ -1,15 +1,25 @@
-"""DynamoDB implementation of ``MomentStore``: profiles, aliases, idempotency markers, counters.
+"""DynamoDB implementation of ``MomentStore``: profiles, aliases, counters.
 
-``commit`` writes one event's whole ``WritePlan`` with a single TransactWriteItems: the marker
-(only if absent), the profile (only if its version is unchanged), the alias and the anonymous
-profile's tombstone, and the counter increments. So an event is applied exactly once: a
-redelivery fails on the marker and changes nothing; a crash before the commit leaves nothing
-half-done. Powertools' idempotency utility is not used because its record is a separate write
-from the effects (a crash between the two loses or repeats the effects).
+``commit`` writes one group's whole ``WritePlan`` with a single TransactWriteItems: each
+profile (only if its version is unchanged; it carries the ids of the messages it has applied),
+the aliases and anonymous profiles' tombstones, the race guards, and the counter increments
+added up over the group. So an event is applied exactly once: a redelivery finds its id in the
+profile and changes nothing; a lost race (version moved) is planned again from a fresh read; a
+crash before the commit leaves nothing half-done. Powertools' idempotency utility is not used
+because its record is a separate write from the effects (a crash between the two loses or
+repeats the effects).
+
+The profile item is small on purpose (a transaction bills 2 write units per KB of each item):
+the key, ``subject_kind``/``subject_id``, ``version``, ``b`` (the rest of the profile as
+zlib-compressed JSON, its recent moment records included) and ``ids`` (the applied message
+ids: 8-byte digest + 4-byte time each, ``chalicelib/domain/dedupe.py``). Items written before
+this layout (one attribute per field) are still read.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import asdict
 from typing import Any
 
@@ -24,35 +34,68 @@ from chalicelib.adapters.dynamodb_table import (
     serialize,
     subject_pk,
 )
-from chalicelib.domain.errors import Conflict, DuplicateMessage, RetryableError
+from chalicelib.domain import dedupe
+from chalicelib.domain.errors import Conflict, RetryableError
 from chalicelib.domain.ports import WritePlan
 from chalicelib.domain.profile import Profile, Subject
 
 PROFILE_SK = "PROFILE"
 ALIAS_SK = "ALIAS"
-_PROFILE_FIELDS = [f for f in Profile.__dataclass_fields__ if f not in ("subject", "version")]
+_KEY_FIELDS = ("subject", "version", "applied")
+_PROFILE_FIELDS = [f for f in Profile.__dataclass_fields__ if f not in _KEY_FIELDS]
+
+
+def _raw_bytes(value: Any) -> bytes:
+    return bytes(getattr(value, "value", value))
 
 
 def profile_to_item(profile: Profile, version: int) -> dict[str, Any]:
     data = asdict(profile)
-    body = {name: data[name] for name in _PROFILE_FIELDS}
-    return {
+    body = {name: data[name] for name in _PROFILE_FIELDS if data[name] not in (None, {}, [], ())}
+    item: dict[str, Any] = {
         "PK": subject_pk(profile.subject),
         "SK": PROFILE_SK,
         "subject_kind": profile.subject.kind,
         "subject_id": profile.subject.id,
         "version": version,
-        **body,
+        "b": zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9),
     }
+    if profile.applied:
+        item["ids"] = dedupe.pack(profile.applied)
+    return item
 
 
 def profile_from_item(item: dict[str, Any]) -> Profile:
-    values = {name: item[name] for name in _PROFILE_FIELDS if name in item}
+    if "b" in item:
+        values = json.loads(zlib.decompress(_raw_bytes(item["b"])))
+    else:  # the layout before the compressed body: one attribute per field
+        values = {name: item[name] for name in _PROFILE_FIELDS if name in item}
     return Profile(
         subject=Subject(item["subject_kind"], item["subject_id"]),
         version=int(item.get("version", 0)),
-        **values,
+        applied=dedupe.unpack(_raw_bytes(item["ids"])) if "ids" in item else (),
+        **{name: value for name, value in values.items() if name in _PROFILE_FIELDS},
     )
+
+
+def logical_items(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A deserialised table item as the application sees it: a profile item decoded (with
+    ``applied`` as hex digests and times) followed by its moment records as ``MSG#`` rows; any
+    other item unchanged."""
+    if item.get("SK") != PROFILE_SK or "subject_kind" not in item:
+        return [item]
+    profile = profile_from_item(item)
+    data = asdict(profile)
+    decoded: dict[str, Any] = {
+        "PK": item["PK"],
+        "SK": PROFILE_SK,
+        "subject_kind": profile.subject.kind,
+        "subject_id": profile.subject.id,
+        "version": profile.version,
+        **{name: data[name] for name in _PROFILE_FIELDS if name != "recent_moments"},
+        "applied": [{"digest": d.hex(), "at": at} for d, at in profile.applied],
+    }
+    return [decoded, *dedupe.moment_rows(profile)]
 
 
 class DynamoDBMomentStore:
@@ -60,31 +103,23 @@ class DynamoDBMomentStore:
         self._client = client
         self._table = table_name
 
-    def get_profile(self, subject: Subject) -> Profile | None:
+    def get_profile(self, subject: Subject, consistent: bool = True) -> Profile | None:
         with translated("GetItem profile"):
             response = self._client.get_item(
-                TableName=self._table, Key=key(subject_pk(subject), PROFILE_SK), ConsistentRead=True
+                TableName=self._table, Key=key(subject_pk(subject), PROFILE_SK), ConsistentRead=consistent
             )
         item = response.get("Item")
         return profile_from_item(deserialize(item)) if item else None
 
-    def get_alias(self, anonymous_id: str) -> str | None:
+    def get_alias(self, anonymous_id: str, consistent: bool = True) -> str | None:
         with translated("GetItem alias"):
             response = self._client.get_item(
                 TableName=self._table,
                 Key=key(subject_pk(Subject.anon(anonymous_id)), ALIAS_SK),
-                ConsistentRead=True,
+                ConsistentRead=consistent,
             )
         item = response.get("Item")
         return deserialize(item)["user_id"] if item else None
-
-    def get_marker(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
-        with translated("GetItem marker"):
-            response = self._client.get_item(
-                TableName=self._table, Key=key(subject_pk(subject), f"MSG#{message_id}"), ConsistentRead=True
-            )
-        item = response.get("Item")
-        return deserialize(item) if item else None
 
     def _versioned_put(self, profile: Profile) -> dict[str, Any]:
         put: dict[str, Any] = {
@@ -99,26 +134,10 @@ class DynamoDBMomentStore:
         return {"Put": put}
 
     def _transact_items(self, plan: WritePlan) -> list[dict[str, Any]]:
-        marker = plan.marker
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": serialize(
-                        {
-                            "PK": subject_pk(marker.subject),
-                            "SK": f"MSG#{marker.message_id}",
-                            "ttl": marker.ttl_epoch,
-                            **marker.record,
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            },
-            self._versioned_put(plan.profile),
-        ]
-        if plan.alias is not None:
-            anonymous_id, user_id = plan.alias
+        items: list[dict[str, Any]] = [self._versioned_put(p) for p in plan.profiles]
+        written = {(subject_pk(p.subject), PROFILE_SK) for p in plan.profiles}
+        for anonymous_id, user_id in plan.aliases:
+            written.add((subject_pk(Subject.anon(anonymous_id)), ALIAS_SK))
             items.append(
                 {
                     "Put": {
@@ -134,20 +153,22 @@ class DynamoDBMomentStore:
                     }
                 }
             )
-        if plan.merged_anonymous is not None:
-            items.append(self._versioned_put(plan.merged_anonymous))
-        guards = ((plan.absent_alias, ALIAS_SK), (plan.absent_anonymous_profile, PROFILE_SK))
+        guards = [(a, ALIAS_SK) for a in plan.absent_aliases]
+        guards += [(a, PROFILE_SK) for a in plan.absent_anonymous_profiles]
         for guarded_id, sk in guards:
-            if guarded_id is not None:
-                items.append(
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._table,
-                            "Key": key(subject_pk(Subject.anon(guarded_id)), sk),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
+            pk = subject_pk(Subject.anon(guarded_id))
+            if (pk, sk) in written:  # written in this plan with attribute_not_exists already
+                continue
+            written.add((pk, sk))
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": key(pk, sk),
+                        "ConditionExpression": "attribute_not_exists(PK)",
                     }
-                )
+                }
+            )
         for increment in plan.counters:
             names = {f"#c{i}": name for i, name in enumerate(increment.counts)}
             values = {f":c{i}": {"N": str(n)} for i, n in enumerate(increment.counts.values())}
@@ -165,18 +186,17 @@ class DynamoDBMomentStore:
         return items
 
     def commit(self, plan: WritePlan) -> None:
+        what = ", ".join(plan.message_ids[:3]) + (" ..." if len(plan.message_ids) > 3 else "")
         try:
-            with translated("TransactWriteItems event"):
+            with translated("TransactWriteItems events"):
                 self._client.transact_write_items(TransactItems=self._transact_items(plan))
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise DuplicateMessage(plan.marker.message_id) from exc
             if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
-                raise Conflict(f"event {plan.marker.message_id}: {reasons}") from exc
-            raise RetryableError(f"event {plan.marker.message_id}: cancelled {reasons}") from exc
+                raise Conflict(f"events {what}: {reasons}") from exc
+            raise RetryableError(f"events {what}: cancelled {reasons}") from exc
 
     def save_profile(self, profile: Profile) -> None:
         put = self._versioned_put(profile)["Put"]
@@ -188,8 +208,15 @@ class DynamoDBMomentStore:
         for a data export."""
         items: list[dict[str, Any]] = []
         for page in self._pages(subject, projection=None):
-            items.extend(deserialize(i) for i in page)
+            for raw in page:
+                items.extend(logical_items(deserialize(raw)))
         return items
+
+    def moment_record(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        """The record of ``message_id`` if the profile of ``subject`` still holds it."""
+        profile = self.get_profile(subject)
+        rows = dedupe.moment_rows(profile) if profile is not None else []
+        return next((r for r in rows if r["SK"] == f"MSG#{message_id}"), None)
 
     def _pages(self, subject: Subject, projection: str | None) -> Any:
         return query_pages(
@@ -215,10 +242,12 @@ class DynamoDBMomentStore:
 
     def erase(self, subject: Subject) -> int:
         """Delete every item under ``subject`` and the ``REDEEM#{code}`` pointers of its offers
-        (they name the subject). Returns how many items were deleted. Idempotent: a retry after
-        a partial failure deletes what is left."""
+        (they name the subject). Returns how many items were deleted, counting each moment
+        record the profile held as one (they were items of their own before they moved into
+        the profile). Idempotent: a retry after a partial failure deletes what is left."""
         pk = subject_pk(subject)
-        deleted = 0
+        profile = self.get_profile(subject)
+        deleted = len(profile.recent_moments) if profile is not None else 0
         for page in self._pages(subject, projection="PK, SK, code"):
             # Pointers first: once the offer is gone nothing else would find them.
             pointers = [
@@ -231,3 +260,13 @@ class DynamoDBMomentStore:
             self._delete(keys, pk)
             deleted += len(keys) + len(pointers)
         return deleted
+
+
+def read_item(client: DynamoDBClient, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+    """One item as the application sees it (``logical_items``), for tests and tools: a
+    ``MSG#{messageId}`` key is looked up among the records of the partition's profile."""
+    wanted = PROFILE_SK if sk.startswith("MSG#") else sk
+    got = client.get_item(TableName=table, Key=key(pk, wanted), ConsistentRead=True).get("Item")
+    if got is None:
+        return None
+    return next((row for row in logical_items(deserialize(got)) if row["SK"] == sk), None)

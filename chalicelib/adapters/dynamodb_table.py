@@ -1,8 +1,8 @@
 """Shared plumbing for the single DynamoDB table: key layout and item (de)serialisation.
 
-Key layout (see README "Storage"): ``USER#{id}``/``ANON#{id}`` hold ``PROFILE``,
-``MSG#{messageId}`` and (for ANON) ``ALIAS``; ``STAT#{scope}#{hour}``/``COUNTS``;
-``WRITEKEY#{sha256}``/``META``; ``QR#{id}``/``META``; ``STORE#{id}``/``META``.
+Key layout (see README "Storage"): ``USER#{id}``/``ANON#{id}`` hold ``PROFILE`` (with the
+applied message ids and recent moment records) and (for ANON) ``ALIAS``;
+``STAT#{scope}#{hour}``/``COUNTS``; ``WRITEKEY#{sha256}``/``META``; ``QR#{id}``/``META``; ``STORE#{id}``/``META``.
 """
 
 from __future__ import annotations

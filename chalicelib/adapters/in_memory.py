@@ -7,7 +7,8 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.domain.errors import Conflict, DuplicateMessage
+from chalicelib.domain.dedupe import moment_rows
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ports import QueueMessage, WritePlan
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.domain.records import AppKey, QrCode
@@ -53,19 +54,36 @@ class InMemoryMomentStore:
     def __init__(self) -> None:
         self.profiles: dict[Subject, Profile] = {}
         self.aliases: dict[str, str] = {}
-        self.markers: dict[tuple[Subject, str], dict[str, Any]] = {}
         self.counters: dict[tuple[str, str], dict[str, int]] = {}
         self.commits = 0
+        self.reads = 0  # profile and alias reads (GetItem each when deployed)
 
-    def get_profile(self, subject: Subject) -> Profile | None:
+    def get_profile(self, subject: Subject, consistent: bool = True) -> Profile | None:
+        self.reads += 1
         return self.profiles.get(subject)
 
-    def get_alias(self, anonymous_id: str) -> str | None:
+    def get_alias(self, anonymous_id: str, consistent: bool = True) -> str | None:
+        self.reads += 1
         return self.aliases.get(anonymous_id)
 
-    def get_marker(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
-        marker = self.markers.get((subject, message_id))
-        return copy.deepcopy(marker) if marker is not None else None
+    @property
+    def markers(self) -> dict[tuple[Subject, str], dict[str, Any]]:
+        """The moment records the profiles hold, keyed as the idempotency markers were: by the
+        identity in the envelope (``by``, else the profile's subject) and the message id."""
+        out: dict[tuple[Subject, str], dict[str, Any]] = {}
+        for subject, profile in self.profiles.items():
+            for record in profile.recent_moments:
+                kind, _, ident = str(record.get("by") or "").partition(":")
+                keyed = Subject(kind, ident) if ident else subject
+                row = {k: v for k, v in record.items() if k != "id"}
+                out[(keyed, str(record.get("id")))] = {"profile": f"{subject.kind}:{subject.id}", **row}
+        return out
+
+    def moment_record(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        profile = self.profiles.get(subject)
+        if profile is None:
+            return None
+        return next((r for r in moment_rows(profile) if r["SK"] == f"MSG#{message_id}"), None)
 
     def _check_version(self, profile: Profile) -> None:
         stored = self.profiles.get(profile.subject)
@@ -73,28 +91,21 @@ class InMemoryMomentStore:
             raise Conflict(f"profile {profile.subject} moved")
 
     def commit(self, plan: WritePlan) -> None:
-        marker_key = (plan.marker.subject, plan.marker.message_id)
-        if marker_key in self.markers:
-            raise DuplicateMessage(plan.marker.message_id)
-        self._check_version(plan.profile)
-        if plan.merged_anonymous is not None:
-            self._check_version(plan.merged_anonymous)
-        if plan.alias is not None and plan.alias[0] in self.aliases:
+        for profile in plan.profiles:
+            self._check_version(profile)
+        if any(anonymous_id in self.aliases for anonymous_id, _ in plan.aliases):
             raise Conflict("alias exists")
-        if plan.absent_alias is not None and plan.absent_alias in self.aliases:
+        if any(a in self.aliases for a in plan.absent_aliases):
             raise Conflict("alias appeared")
-        if (
-            plan.absent_anonymous_profile is not None
-            and Subject.anon(plan.absent_anonymous_profile) in self.profiles
-        ):
-            raise Conflict("anonymous profile appeared")
+        written = {p.subject for p in plan.profiles}
+        for a in plan.absent_anonymous_profiles:
+            if Subject.anon(a) not in written and Subject.anon(a) in self.profiles:
+                raise Conflict("anonymous profile appeared")
         self.commits += 1
-        self.markers[marker_key] = copy.deepcopy(plan.marker.record)
-        self.profiles[plan.profile.subject] = _bumped(plan.profile)
-        if plan.merged_anonymous is not None:
-            self.profiles[plan.merged_anonymous.subject] = _bumped(plan.merged_anonymous)
-        if plan.alias is not None:
-            self.aliases[plan.alias[0]] = plan.alias[1]
+        for profile in plan.profiles:
+            self.profiles[profile.subject] = _bumped(copy.deepcopy(profile))
+        for anonymous_id, user_id in plan.aliases:
+            self.aliases[anonymous_id] = user_id
         for increment in plan.counters:
             bucket = self.counters.setdefault((increment.scope, increment.hour), {})
             for name, n in increment.counts.items():
@@ -106,23 +117,21 @@ class InMemoryMomentStore:
 
     def erase(self, subject: Subject) -> int:
         deleted = 0
-        if self.profiles.pop(subject, None) is not None:
-            deleted += 1
-        for marker_key in [k for k in self.markers if k[0] == subject]:
-            del self.markers[marker_key]
-            deleted += 1
+        profile = self.profiles.pop(subject, None)
+        if profile is not None:
+            deleted += 1 + len(profile.recent_moments)
         if subject.kind == "anon" and self.aliases.pop(subject.id, None) is not None:
             deleted += 1
         return deleted
 
     def items_of(self, subject: Subject) -> list[dict[str, Any]]:
-        """The DynamoDB store's export view: the subject's profile, markers and alias."""
+        """The DynamoDB store's export view: the subject's profile, its moment records, alias."""
         pk = f"{'USER' if subject.kind == 'user' else 'ANON'}#{subject.id}"
         items: list[dict[str, Any]] = []
         profile = self.profiles.get(subject)
         if profile is not None:
             items.append({"PK": pk, "SK": "PROFILE", "traits": dict(profile.traits)})
-        items.extend({"PK": pk, "SK": f"MSG#{k[1]}", **v} for k, v in self.markers.items() if k[0] == subject)
+            items.extend(moment_rows(profile))
         if subject.kind == "anon" and subject.id in self.aliases:
             items.append({"PK": pk, "SK": "ALIAS", "user_id": self.aliases[subject.id]})
         return items

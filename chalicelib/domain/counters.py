@@ -2,9 +2,10 @@
 
 Counters live in scopes (``all`` for the whole deployment, ``store#{id}`` per store) and UTC
 hour buckets; each scope-hour is one item holding many named counts. The ``all`` scope takes
-every event, so it is write-sharded: an event goes to shard ``hash(messageId) % shards`` and
+every event, so it is write-sharded: an event goes to shard ``hash(messageId) % shards`` (the
+worker commits a group of events at once, in the shard of the group's first message id) and
 readers add the shards up. Counters are only ever incremented inside the same atomic write
-that records the event's idempotency marker, so a redelivered event never counts twice.
+that records the event as applied (in its profile), so a redelivered event never counts twice.
 
 QR analytics use two more scopes with **day** buckets (``YYYYMMDD``, UTC) and the UTC hour in
 the counter name, so a month of one code's analytics is 30 reads, not 720:

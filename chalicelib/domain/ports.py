@@ -42,48 +42,43 @@ class QrCodeRepository(Protocol):
 
 
 @dataclass(frozen=True)
-class MessageMarker:
-    """The idempotency marker plus the compact moment record, kept for ``ttl_epoch``.
-
-    Keyed by the identity *in the envelope* (``subject``), which never changes between
-    deliveries of one message, not by the resolved profile, which aliasing may change."""
-
-    subject: Subject
-    message_id: str
-    record: dict[str, Any]
-    ttl_epoch: int
-
-
-@dataclass(frozen=True)
 class WritePlan:
-    """Everything one event changes, committed atomically or not at all.
+    """Everything one group of events changes, committed atomically or not at all.
+
+    A group is the events of one worker batch that touch the same profiles (usually one
+    shopper's): their effects are applied in order in memory and committed together. Each
+    profile carries the ids of the messages it has applied (``Profile.applied``), so the
+    commit that applies an event is also the one that records it as applied.
 
     ``profile.version`` is the version read; the store writes ``version + 1`` only if the
     stored version still equals it (0 means the profile must not exist yet)."""
 
-    marker: MessageMarker
-    profile: Profile
-    counters: list[CounterIncrement] = field(default_factory=list)
-    alias: tuple[str, str] | None = None  # (anonymous_id, user_id)
-    merged_anonymous: Profile | None = None  # tombstone of the anonymous profile, same rule
-    # Race guards, checked in the same atomic write: this anonymous id must still have no
-    # alias (an anonymous event applied to the anonymous profile) / no profile (an alias made
+    profiles: tuple[Profile, ...]
+    counters: list[CounterIncrement] = field(default_factory=list)  # one per item (``combined``)
+    aliases: tuple[tuple[str, str], ...] = ()  # (anonymous_id, user_id): each must not exist yet
+    # Race guards, checked in the same atomic write: these anonymous ids must still have no
+    # alias (anonymous events applied to the anonymous profile) / no profile (an alias made
     # while the anonymous profile did not exist), or the plan is rebuilt.
-    absent_alias: str | None = None
-    absent_anonymous_profile: str | None = None
+    absent_aliases: tuple[str, ...] = ()
+    absent_anonymous_profiles: tuple[str, ...] = ()
+    message_ids: tuple[str, ...] = ()  # the messages this plan applies (for errors and logs)
+
+    @property
+    def profile(self) -> Profile:
+        """The group's first profile (the one its first event applied to)."""
+        return self.profiles[0]
 
 
 class MomentStore(Protocol):
-    def get_profile(self, subject: Subject) -> Profile | None: ...
-
-    def get_alias(self, anonymous_id: str) -> str | None: ...
-
-    def get_marker(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
-        """The compact moment record an earlier delivery of this message committed."""
+    def get_profile(self, subject: Subject, consistent: bool = True) -> Profile | None:
+        """``consistent=False`` may return an older version: fine for planning, because the
+        commit checks the version (a stale read ends in Conflict, then a consistent re-read)."""
         ...
 
+    def get_alias(self, anonymous_id: str, consistent: bool = True) -> str | None: ...
+
     def commit(self, plan: WritePlan) -> None:
-        """Raises DuplicateMessage if the marker exists, Conflict if a profile version moved,
+        """Raises Conflict if a profile version moved or an alias/guard condition failed,
         RetryableError when throttled."""
         ...
 

@@ -72,6 +72,10 @@ class Profile:
     # and its last accepted position; watched intervals and fired milestones per video.
     fence_state: dict[str, Any] = field(default_factory=dict)
     video_state: dict[str, Any] = field(default_factory=dict)
+    # Exactly once (chalicelib/domain/dedupe.py): the queue messages applied to this profile
+    # within the dedupe window, and the records of its recent moments (newest last).
+    applied: tuple[tuple[bytes, int], ...] = ()
+    recent_moments: list[dict[str, Any]] = field(default_factory=list)
 
     def has_consent(self, channel: str) -> bool:
         return bool(self.consents.get(channel, {}).get("granted"))
@@ -247,8 +251,16 @@ def merge_anonymous(user: Profile, anon: Profile, half_life: timedelta) -> Profi
 
 
 def as_merged(anon: Profile, user_id: str) -> Profile:
-    """The anonymous profile after its history moved to ``user_id`` (kept as a tombstone)."""
-    return Profile(subject=anon.subject, version=anon.version, merged_into=user_id)
+    """The anonymous profile after its history moved to ``user_id`` (kept as a tombstone). It
+    keeps the messages it applied and their records: a redelivered anonymous message is still
+    recognised (and its offer step keyed to this subject), and the export still shows them."""
+    return Profile(
+        subject=anon.subject,
+        version=anon.version,
+        merged_into=user_id,
+        applied=anon.applied,
+        recent_moments=list(anon.recent_moments),
+    )
 
 
 def decayed_view(profile: Profile, now: datetime, half_life: timedelta) -> dict[str, Any]:

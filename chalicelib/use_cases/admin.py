@@ -160,6 +160,8 @@ class Admin:
         data.pop("subject")
         data.pop("categories")
         data.pop("products")
+        # The applied message ids (exactly once) are 8-byte digests: shown as hex.
+        data["applied"] = [{"digest": d.hex(), "at": at} for d, at in profile.applied]
         return {
             "user_id": user_id,
             **data,

@@ -3,7 +3,7 @@ machine, playing heartbeats through watch time (both in chalicelib/geo).
 
 ``MomentDetector.detect`` is pure apart from the fence lookup (one cached cell Query): it
 returns the profile with the new detector state and the moments found, and the worker commits
-both in the event's one WritePlan, so a redelivered event detects nothing twice.
+both in the event's group's one WritePlan, so a redelivered event detects nothing twice.
 
 SDK claims (``Geofence Entered/Dwelled/Exited``) for a store the index has no fence for are
 left to the worker's plain path (trusted as before): only fenced stores can be checked.

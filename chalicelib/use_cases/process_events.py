@@ -1,11 +1,19 @@
-"""The worker: apply each queued event to the profile, marker and counters exactly once.
+"""The worker: apply each queued event to the profile and counters exactly once.
 
-Per event: resolve whose profile it is (aliasing an anonymous id to a user on first sight,
-folding the anonymous history in), compute the new profile purely, and commit everything as
-one ``WritePlan``. A lost race (profile version moved) rebuilds the plan; a duplicate changes
-nothing. Per batch: if any record fails, the ones that succeeded are deleted from the queue
-and then ``BatchFailed`` is raised, so only the failed ones come back (correct whether or not
-the SQS trigger has ReportBatchItemFailures; Chalice cannot set it, aws/chalice#2029).
+Per worker batch (up to 10 SQS messages): the events are applied in order, in memory, to the
+profiles they resolve to (aliasing an anonymous id to a user on first sight, folding the
+anonymous history in), and grouped by the profiles they touch; each group is committed as one
+``WritePlan`` (one TransactWriteItems): the profiles, each carrying the ids of the messages it
+has applied (``chalicelib/domain/dedupe.py``), the alias items and guards, and the counter
+increments added up over the group. A message whose id the profile already holds is a
+duplicate: it changes nothing and counts nothing. A lost race (a profile version moved) plans
+that group again from fresh reads; a group whose commit fails otherwise is committed again one
+event at a time, so one bad event cannot fail the others. Then, per event in order, the
+after-commit step (offers, conversions), which is idempotent itself.
+
+Per batch: if any record fails, the ones that succeeded are deleted from the queue and then
+``BatchFailed`` is raised, so only the failed ones come back (correct whether or not the SQS
+trigger has ReportBatchItemFailures; Chalice cannot set it, aws/chalice#2029).
 """
 
 from __future__ import annotations
@@ -19,12 +27,12 @@ from typing import Any, Protocol
 
 from chalicelib.contracts import queue_envelope
 from chalicelib.contracts.queue_envelope import Envelope
+from chalicelib.domain import dedupe
 from chalicelib.domain import profile as profiles
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.counters import CounterIncrement, combined, increments_for, shard_of
 from chalicelib.domain.errors import (
     Conflict,
-    DuplicateMessage,
     NotFound,
     PoisonMessage,
     RetryableError,
@@ -36,7 +44,7 @@ from chalicelib.domain.events import (
     MomentKind,
     classify,
 )
-from chalicelib.domain.ports import MessageMarker, MomentStore, WritePlan
+from chalicelib.domain.ports import MomentStore, WritePlan
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.settings import Settings
 from chalicelib.use_cases.detect_moments import MomentDetector
@@ -83,6 +91,50 @@ class AfterCommit(Protocol):
     ) -> Any: ...
 
 
+class _Working:
+    """The batch's view of the profiles and aliases it touches: each read once, then changed in
+    memory as the events are applied. ``Profile.version`` stays the version read."""
+
+    def __init__(self, store: MomentStore, consistent: bool) -> None:
+        self._store = store
+        self._consistent = consistent
+        self.profiles: dict[Subject, Profile | None] = {}
+        self.aliases: dict[str, str | None] = {}
+
+    def profile(self, subject: Subject) -> Profile | None:
+        if subject not in self.profiles:
+            self.profiles[subject] = self._store.get_profile(subject, consistent=self._consistent)
+        return self.profiles[subject]
+
+    def alias(self, anonymous_id: str) -> str | None:
+        if anonymous_id not in self.aliases:
+            self.aliases[anonymous_id] = self._store.get_alias(anonymous_id, consistent=self._consistent)
+        return self.aliases[anonymous_id]
+
+
+@dataclass
+class _Applied:
+    """One event planned against the batch's working state."""
+
+    index: int
+    outcome: Outcome
+    subject: Subject  # the profile that applied (or had applied) the message
+    profile: Profile  # that profile just after this event (what the after-commit step sees)
+    record: dict[str, Any]  # the moment record ({} for a duplicate whose record is not kept)
+    touched: tuple[Subject, ...]  # profiles (and their alias items) this event writes or guards
+    changed: tuple[Subject, ...] = ()
+    counters: list[CounterIncrement] = field(default_factory=list)
+    alias: tuple[str, str] | None = None
+    absent_alias: str | None = None
+    absent_anonymous_profile: str | None = None
+
+
+@dataclass
+class _Group:
+    events: list[_Applied]
+    plan: WritePlan | None  # None: nothing to write (duplicates only)
+
+
 class ProcessEvent:
     def __init__(
         self,
@@ -104,45 +156,290 @@ class ProcessEvent:
         )
 
     def __call__(self, envelope: Envelope) -> Processed:
-        event = envelope.event
-        context = self._moment_context(event, envelope.received_at)
-        for _attempt in range(MAX_ATTEMPTS):
-            plan = self._plan(envelope, context)
+        """One event alone (a batch of one)."""
+        [result] = self.batch([envelope])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def batch(self, envelopes: Sequence[Envelope]) -> list[Processed | Exception]:
+        """Every envelope's outcome, in order: its ``Processed``, or the exception that failed it
+        (the others are unaffected)."""
+        results: list[Processed | Exception | None] = [None] * len(envelopes)
+        contexts: dict[int, MomentContext] = {}
+        for i, envelope in enumerate(envelopes):
             try:
-                self._store.commit(plan)
-                outcome, profile, subject = Outcome.PROCESSED, plan.profile, plan.profile.subject
-            except DuplicateMessage:
-                outcome = Outcome.DUPLICATE
-                marker = self._store.get_marker(plan.marker.subject, plan.marker.message_id) or {}
-                subject = self._first_subject(plan, marker)
-                profile = self._store.get_profile(subject) or Profile(subject)
-                plan = replace(plan, marker=replace(plan.marker, record={**plan.marker.record, **marker}))
-            except Conflict:
-                continue
-            detected = tuple(plan.marker.record.get("detected") or ())
-            if "detected" in plan.marker.record:  # the detectors decided: their moments, not the event's
-                return self._detected_follow_up(
-                    subject, profile, event, outcome, plan.marker.record, detected
+                contexts[i] = self._moment_context(envelope.event, envelope.received_at)
+            except Exception as exc:  # noqa: BLE001 - one event's failure is its own
+                results[i] = exc
+        self._run(sorted(contexts), envelopes, contexts, results)
+        return [r if r is not None else RetryableError("not processed") for r in results]
+
+    def _run(
+        self,
+        indices: list[int],
+        envelopes: Sequence[Envelope],
+        contexts: dict[int, MomentContext],
+        results: list[Processed | Exception | None],
+    ) -> None:
+        pending = indices
+        for attempt in range(MAX_ATTEMPTS):
+            # The first plan reads eventually consistent (half the read units): a stale read
+            # cannot commit, because every commit checks the versions it read (Conflict), and
+            # the retry reads consistently.
+            working = _Working(self._store, consistent=attempt > 0)
+            groups = self._plan(pending, envelopes, contexts, working, results)
+            retry: list[int] = []
+            for group in groups:
+                members = [a.index for a in group.events]
+                if group.plan is not None:
+                    try:
+                        self._store.commit(group.plan)
+                    except Conflict:
+                        retry += members
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - isolate the event that fails
+                        if len(members) > 1:
+                            for i in members:  # one at a time, in order: each its own commit
+                                self._run([i], envelopes, contexts, results)
+                        else:
+                            results[members[0]] = exc
+                        continue
+                for applied in group.events:
+                    try:
+                        results[applied.index] = self._follow_up(
+                            applied, envelopes[applied.index].event, contexts[applied.index]
+                        )
+                    except Exception as exc:  # noqa: BLE001 - one event's failure is its own
+                        results[applied.index] = exc
+            pending = sorted(retry)
+            if not pending:
+                return
+        for i in pending:
+            results[i] = RetryableError(f"{envelopes[i].event.message_id}: profile kept changing under us")
+
+    # -- planning ------------------------------------------------------------------------
+    def _plan(
+        self,
+        indices: list[int],
+        envelopes: Sequence[Envelope],
+        contexts: dict[int, MomentContext],
+        working: _Working,
+        results: list[Processed | Exception | None],
+    ) -> list[_Group]:
+        now = self._clock.now()
+        planned: list[_Applied] = []
+        for i in indices:
+            try:
+                planned.append(self._apply(i, envelopes[i], contexts[i], working, now))
+            except Exception as exc:  # noqa: BLE001 - the working state is unchanged
+                results[i] = exc
+        return self._groups(planned, working)
+
+    def _groups(self, planned: list[_Applied], working: _Working) -> list[_Group]:
+        """Events that touch a common profile (or its alias) form one group, in batch order."""
+        parent: dict[Subject, Subject] = {}
+
+        def root(s: Subject) -> Subject:
+            while parent.setdefault(s, s) != s:
+                s = parent[s]
+            return s
+
+        for applied in planned:
+            first, *rest = applied.touched
+            for other in rest:
+                parent[root(other)] = root(first)
+        by_root: dict[Subject, list[_Applied]] = {}
+        for applied in planned:
+            by_root.setdefault(root(applied.touched[0]), []).append(applied)
+        return [self._group(events, working) for events in by_root.values()]
+
+    def _group(self, events: list[_Applied], working: _Working) -> _Group:
+        new = [a for a in events if a.outcome is Outcome.PROCESSED]
+        if not new:
+            return _Group(events, None)
+        changed = list(dict.fromkeys(s for a in new for s in a.changed))
+        written = tuple(p for p in (working.profiles.get(s) for s in changed) if p is not None)
+        message_ids = tuple(envelope_id for envelope_id in (a.record["id"] for a in new))
+        # The whole group counts in one shard of the ``all`` scope (readers add the shards up).
+        shard = f"all#s{shard_of(message_ids[0], self._settings.stat_shards)}"
+        counters = [
+            CounterIncrement(shard, c.hour, c.counts) if c.scope.startswith("all#s") else c
+            for a in new
+            for c in a.counters
+        ]
+        plan = WritePlan(
+            profiles=written,
+            counters=combined(counters),
+            aliases=tuple(a.alias for a in new if a.alias is not None),
+            absent_aliases=tuple(dict.fromkeys(a.absent_alias for a in new if a.absent_alias)),
+            absent_anonymous_profiles=tuple(
+                dict.fromkeys(a.absent_anonymous_profile for a in new if a.absent_anonymous_profile)
+            ),
+            message_ids=message_ids,
+        )
+        return _Group(events, plan)
+
+    def _duplicate(self, i: int, subject: Subject, profile: Profile, message_id: str) -> _Applied:
+        record = dedupe.find_record(profile.recent_moments, message_id) or {}
+        return _Applied(i, Outcome.DUPLICATE, subject, profile, dict(record), (subject,))
+
+    def _apply(
+        self, i: int, envelope: Envelope, context: MomentContext, working: _Working, now: datetime
+    ) -> _Applied:
+        """Plan one event against the working state; changes the state only if it returns."""
+        event = envelope.event
+        message_id = event.message_id
+        half_life = self._settings.affinity_half_life
+        alias = merged = None
+        absent_alias = absent_anonymous_profile = None
+        touched: list[Subject] = []
+        if event.user_id is not None:
+            target = Subject.user(event.user_id)
+            profile = working.profile(target) or Profile(target)
+            if dedupe.contains(profile.applied, message_id):
+                return self._duplicate(i, target, profile, message_id)
+            if event.anonymous_id is not None and working.alias(event.anonymous_id) is None:
+                alias = (event.anonymous_id, event.user_id)
+                touched.append(Subject.anon(event.anonymous_id))
+                anonymous = working.profile(Subject.anon(event.anonymous_id))
+                if anonymous is None:
+                    absent_anonymous_profile = event.anonymous_id
+                elif anonymous.merged_into is None:
+                    profile = profiles.merge_anonymous(profile, anonymous, half_life)
+                    merged = profiles.as_merged(anonymous, event.user_id)
+        else:
+            assert event.anonymous_id is not None
+            anonymous_subject = Subject.anon(event.anonymous_id)
+            user_id = working.alias(event.anonymous_id)
+            if user_id is None:
+                target = anonymous_subject
+                absent_alias = event.anonymous_id
+            else:
+                target = Subject.user(user_id)
+            profile = working.profile(target) or Profile(target)
+            if dedupe.contains(profile.applied, message_id):
+                return self._duplicate(i, target, profile, message_id)
+            if user_id is not None:
+                # Applied to the anonymous profile before the alias? Its tombstone remembers.
+                tombstone = working.profile(anonymous_subject)
+                if tombstone is not None and dedupe.contains(tombstone.applied, message_id):
+                    return self._duplicate(i, anonymous_subject, tombstone, message_id)
+
+        profile = profiles.touch(profile, event)
+        moment = event.moment
+        detection = (
+            self._detector.detect(profile, event)
+            if self._detector is not None and event.type == "track" and context.rejected is None
+            else None
+        )
+        if detection is not None:
+            profile = detection.profile
+            for found in detection.accepted:
+                kind = detected_kind(found)
+                assert kind is not None
+                profile = profiles.apply_moment(
+                    profile, derived_event(event, found), kind, half_life, found.get("store_id")
                 )
-            follow_up = None
-            if self._after_commit is not None and event.type == "track" and context.rejected is None:
-                follow_up = self._after_commit(
-                    subject,
-                    profile,
-                    event,
-                    context.store_id,
-                    context.product_id,
-                    first_delivery=outcome is Outcome.PROCESSED,
-                )
-            moment = event.moment
-            return Processed(
-                outcome,
-                event.message_id,
-                moment.moment_type if moment else None,
-                context.rejected,
-                follow_up,
+        if event.type == "identify":
+            profile = profiles.apply_identify(profile, event)
+        elif moment is not None and context.rejected is None and (detection is None or detection.own_moment):
+            enriched = event
+            if context.product_id and "product_id" not in event.properties:
+                enriched = _with_properties(event, product_id=context.product_id)
+            profile = profiles.apply_moment(profile, enriched, moment, half_life, context.store_id)
+
+        if detection is not None and not detection.own_moment:
+            counters = detection_increments(event, detection.found, self._settings.stat_shards)
+        else:
+            counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
+            if detection is not None:
+                counters += detection_increments(event, detection.found, self._settings.stat_shards, False)
+        record: dict[str, Any] = {
+            "id": message_id,
+            "app": envelope.app_id,
+            "type": event.type,
+            "event": event.event,
+            "moment": moment.moment_type if moment else None,
+            "intent": moment.intent.value if moment else None,
+            "at": iso(event.timestamp),
+            "received_at": iso(envelope.received_at),
+            "processed_at": iso(now),
+            "store_id": context.store_id,
+            "product_id": context.product_id,
+            "rejected": context.rejected,
+        }
+        envelope_subject = (
+            Subject.user(event.user_id)
+            if event.user_id is not None
+            else Subject.anon(str(event.anonymous_id))
+        )
+        if envelope_subject != target:  # an anonymous event applied to the user it is aliased to
+            record["by"] = f"{envelope_subject.kind}:{envelope_subject.id}"
+        if detection is not None:
+            record["detected"] = detection.found
+            if not detection.own_moment:
+                record["rejected"] = detection.rejected
+        applied = dedupe.remember(
+            profile.applied,
+            [message_id],
+            math.floor(now.timestamp()),
+            math.floor(self._settings.dedupe_window.total_seconds()),
+            self._settings.dedupe_max_ids,
+        )
+        profile = replace(
+            profile,
+            applied=applied,
+            recent_moments=dedupe.keep_moments([*profile.recent_moments, record], applied),
+        )
+        # Commit the event to the working state.
+        changed = [target]
+        working.profiles[target] = profile
+        if merged is not None:
+            working.profiles[merged.subject] = merged
+            changed.append(merged.subject)
+        if alias is not None:
+            working.aliases[alias[0]] = alias[1]
+        if absent_alias is not None:
+            touched.append(Subject.anon(absent_alias))
+        return _Applied(
+            i,
+            Outcome.PROCESSED,
+            target,
+            profile,
+            record,
+            (target, *touched),
+            tuple(changed),
+            counters,
+            alias,
+            absent_alias,
+            absent_anonymous_profile,
+        )
+
+    # -- after the commit ----------------------------------------------------------------
+    def _follow_up(self, applied: _Applied, event: Event, context: MomentContext) -> Processed:
+        outcome, subject, profile, record = applied.outcome, applied.subject, applied.profile, applied.record
+        if "detected" in record:  # the detectors decided: their moments, not the event's
+            detected = tuple(record.get("detected") or ())
+            return self._detected_follow_up(subject, profile, event, outcome, record, detected)
+        follow_up = None
+        if self._after_commit is not None and event.type == "track" and context.rejected is None:
+            follow_up = self._after_commit(
+                subject,
+                profile,
+                event,
+                context.store_id,
+                context.product_id,
+                first_delivery=outcome is Outcome.PROCESSED,
             )
-        raise RetryableError(f"{event.message_id}: profile kept changing under us")
+        moment = event.moment
+        return Processed(
+            outcome,
+            event.message_id,
+            moment.moment_type if moment else None,
+            context.rejected,
+            follow_up,
+        )
 
     def _detected_follow_up(
         self,
@@ -180,16 +477,6 @@ class ProcessEvent:
             detected,
         )
 
-    def _first_subject(self, plan: WritePlan, marker: dict[str, Any] | None = None) -> Subject:
-        """The profile the first delivery applied this message to (from its marker): an alias
-        made since then must not make a redelivered anonymous moment a new moment for the user."""
-        if marker is None:
-            marker = self._store.get_marker(plan.marker.subject, plan.marker.message_id)
-        kind, _, ident = str((marker or {}).get("profile", "")).partition(":")
-        if kind in ("user", "anon") and ident:
-            return Subject(kind, ident)
-        return plan.profile.subject
-
     def _moment_context(self, event: Event, received_at: datetime | None = None) -> MomentContext:
         props = event.properties
         if event.event == "QR Code Scanned":
@@ -203,97 +490,6 @@ class ProcessEvent:
         return MomentContext(
             str(store_id) if store_id is not None else None,
             str(product_id) if product_id is not None else None,
-        )
-
-    def _plan(self, envelope: Envelope, context: MomentContext) -> WritePlan:
-        event = envelope.event
-        half_life = self._settings.affinity_half_life
-        alias = merged = None
-        absent_alias = absent_anonymous_profile = None
-        if event.user_id is not None:
-            target = Subject.user(event.user_id)
-            profile = self._store.get_profile(target) or Profile(target)
-            if event.anonymous_id is not None and self._store.get_alias(event.anonymous_id) is None:
-                alias = (event.anonymous_id, event.user_id)
-                anonymous = self._store.get_profile(Subject.anon(event.anonymous_id))
-                if anonymous is None:
-                    absent_anonymous_profile = event.anonymous_id
-                elif anonymous.merged_into is None:
-                    profile = profiles.merge_anonymous(profile, anonymous, half_life)
-                    merged = profiles.as_merged(anonymous, event.user_id)
-        else:
-            assert event.anonymous_id is not None
-            user_id = self._store.get_alias(event.anonymous_id)
-            if user_id is None:
-                target = Subject.anon(event.anonymous_id)
-                absent_alias = event.anonymous_id
-            else:
-                target = Subject.user(user_id)
-            profile = self._store.get_profile(target) or Profile(target)
-
-        profile = profiles.touch(profile, event)
-        moment = event.moment
-        detection = (
-            self._detector.detect(profile, event)
-            if self._detector is not None and event.type == "track" and context.rejected is None
-            else None
-        )
-        if detection is not None:
-            profile = detection.profile
-            for found in detection.accepted:
-                kind = detected_kind(found)
-                assert kind is not None
-                profile = profiles.apply_moment(
-                    profile, derived_event(event, found), kind, half_life, found.get("store_id")
-                )
-        if event.type == "identify":
-            profile = profiles.apply_identify(profile, event)
-        elif moment is not None and context.rejected is None and (detection is None or detection.own_moment):
-            enriched = event
-            if context.product_id and "product_id" not in event.properties:
-                enriched = _with_properties(event, product_id=context.product_id)
-            profile = profiles.apply_moment(profile, enriched, moment, half_life, context.store_id)
-
-        if detection is not None and not detection.own_moment:
-            counters = detection_increments(event, detection.found, self._settings.stat_shards)
-        else:
-            counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
-            if detection is not None:
-                counters += detection_increments(event, detection.found, self._settings.stat_shards, False)
-        counters = combined(counters)
-        now = self._clock.now()
-        record: dict[str, Any] = {
-            "app": envelope.app_id,
-            "type": event.type,
-            "event": event.event,
-            "moment": moment.moment_type if moment else None,
-            "intent": moment.intent.value if moment else None,
-            "at": iso(event.timestamp),
-            "received_at": iso(envelope.received_at),
-            "processed_at": iso(now),
-            "profile": f"{target.kind}:{target.id}",
-            "store_id": context.store_id,
-            "product_id": context.product_id,
-            "rejected": context.rejected,
-        }
-        if detection is not None:
-            record["detected"] = detection.found
-            if not detection.own_moment:
-                record["rejected"] = detection.rejected
-        marker_subject = (
-            Subject.user(event.user_id)
-            if event.user_id is not None
-            else Subject.anon(str(event.anonymous_id))
-        )
-        ttl = math.floor((now + self._settings.message_ttl).timestamp())
-        return WritePlan(
-            marker=MessageMarker(marker_subject, event.message_id, record, ttl),
-            profile=profile,
-            counters=counters,
-            alias=alias,
-            merged_anonymous=merged,
-            absent_alias=absent_alias,
-            absent_anonymous_profile=absent_anonymous_profile,
         )
 
 
@@ -333,21 +529,48 @@ def process_batch(
     acknowledger: Acknowledger,
     on_error: Callable[[QueueRecord, Exception], None] = lambda record, exc: None,
 ) -> BatchReport:
+    """Decode every record, process the envelopes (together, through ``process.batch`` when
+    ``process`` is a ``ProcessEvent``: one commit per group of events), then report: if any
+    record failed, the others are deleted from the queue and ``BatchFailed`` is raised."""
     report = BatchReport()
     succeeded: list[QueueRecord] = []
+    failed: list[tuple[QueueRecord, Exception]] = []
+    decoded: list[tuple[QueueRecord, Envelope]] = []
     for record in records:
         try:
-            report.processed.append(process(queue_envelope.decode(record.body)))
+            decoded.append((record, queue_envelope.decode(record.body)))
+        except Exception as exc:  # noqa: BLE001 - classified below
+            failed.append((record, exc))
+    batch = getattr(process, "batch", None)
+    envelopes = [envelope for _, envelope in decoded]
+    outcomes: list[Processed | Exception]
+    if callable(batch):
+        try:
+            outcomes = batch(envelopes)
+        except Exception as exc:  # noqa: BLE001 - a bug: all of them come back (duplicates are safe)
+            outcomes = [exc] * len(envelopes)
+    else:
+        outcomes = []
+        for envelope in envelopes:
+            try:
+                outcomes.append(process(envelope))
+            except Exception as exc:  # noqa: BLE001 - a bug must not make its siblings run twice
+                outcomes.append(exc)
+    for (record, _), outcome in zip(decoded, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            failed.append((record, outcome))
+        else:
+            report.processed.append(outcome)
             succeeded.append(record)
-        except PoisonMessage as exc:
+    order = {id(r): n for n, r in enumerate(records)}
+    for record, error in sorted(failed, key=lambda f: order[id(f[0])]):
+        if isinstance(error, PoisonMessage):
             report.failures[record.message_id] = "poison"
-            on_error(record, exc)
-        except RetryableError as exc:
+        elif isinstance(error, RetryableError):
             report.failures[record.message_id] = "retryable"
-            on_error(record, exc)
-        except Exception as exc:  # noqa: BLE001 - a bug must not make its siblings run twice
-            report.failures[record.message_id] = f"unexpected:{type(exc).__name__}"
-            on_error(record, exc)
+        else:
+            report.failures[record.message_id] = f"unexpected:{type(error).__name__}"
+        on_error(record, error)
     if report.failures:
         if succeeded:
             acknowledger.delete([r.receipt_handle for r in succeeded])

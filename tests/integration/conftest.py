@@ -58,19 +58,21 @@ class Harness:
             kwargs["body"] = json.dumps(body).encode()
         return getattr(self.client.http, method.lower())(path, **kwargs)
 
+    # item() and scan() read the table as the application sees it
+    # (chalicelib.adapters.dynamodb_moment_store.logical_items): a profile item decoded from its
+    # compressed body, and the moment records it holds as the ``MSG#{messageId}`` rows they
+    # were before they moved into the profile.
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
-        from chalicelib.adapters.dynamodb_table import deserialize
+        from chalicelib.adapters.dynamodb_moment_store import read_item
 
-        got = self.dynamodb.get_item(
-            TableName=self.outputs["TableName"], Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
-        ).get("Item")
-        return deserialize(got) if got else None
+        return read_item(self.dynamodb, self.outputs["TableName"], pk, sk)
 
     def scan(self, prefix: str = "") -> list[dict[str, Any]]:
+        from chalicelib.adapters.dynamodb_moment_store import logical_items
         from chalicelib.adapters.dynamodb_table import deserialize
 
         items = self.dynamodb.scan(TableName=self.outputs["TableName"])["Items"]
-        rows = [deserialize(i) for i in items]
+        rows = [row for i in items for row in logical_items(deserialize(i))]
         return [r for r in rows if r["PK"].startswith(prefix)]
 
     def counters(self) -> dict[str, int]:
