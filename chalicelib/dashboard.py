@@ -306,6 +306,8 @@ def _kpis(funnel: Mapping[str, Any], steps: Mapping[str, Any], campaigns: list[d
         ),
         ("holdout", "Holdout", _int(funnel.get("holdout")), "control group, never sent"),
     ]
+    if funnel.get("shoppers") is not None:  # not kept per store, campaign or moment type
+        tiles.insert(0, ("shoppers", "Shoppers", _int(funnel.get("shoppers")), "active per day, summed"))
     rendered = "".join(
         f'<div class="kpi" data-kpi="{key}" data-count="{value}"><span class="kpi-label">{label}</span>'
         f'<strong class="kpi-value">{_num(value)}</strong><span class="kpi-sub">{_e(sub)}</span></div>'

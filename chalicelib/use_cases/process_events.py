@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -326,6 +326,7 @@ class ProcessEvent:
                 if tombstone is not None and dedupe.contains(tombstone.applied, message_id):
                     return self._duplicate(i, anonymous_subject, tombstone, message_id)
 
+        first_today = first_of_day(profile.last_seen, event.timestamp)
         profile = profiles.touch(profile, event)
         moment = event.moment
         detection = (
@@ -355,6 +356,8 @@ class ProcessEvent:
             counters = increments_for(event, context.store_id, self._settings.stat_shards, context.rejected)
             if detection is not None:
                 counters += detection_increments(event, detection.found, self._settings.stat_shards, False)
+        if first_today:
+            counters += shopper_increments(event, self._settings.stat_shards)
         record: dict[str, Any] = {
             "id": message_id,
             "app": envelope.app_id,
@@ -628,3 +631,25 @@ def detection_increments(
     out = [CounterIncrement(f"all#s{shard_of(event.message_id, shards)}", hour, counts)] if counts else []
     out += [CounterIncrement(f"store#{sid}", hour, c) for sid, c in sorted(per_store.items())]
     return out
+
+
+def first_of_day(last_seen: str | None, at: datetime) -> bool:
+    """The shopper's first event of ``at``'s UTC day, judged by the profile's ``last_seen``
+    (daily active shoppers). Approximate, by design: an event that arrives after a later
+    day's event does not count, and an anonymous visitor who logs in later that day counts
+    once as anonymous and once as the user."""
+    if not last_seen:
+        return True
+    seen = datetime.fromisoformat(last_seen).astimezone(UTC)
+    return seen.date() < at.astimezone(UTC).date()
+
+
+def shopper_increments(event: Event, shards: int) -> list[CounterIncrement]:
+    """``STAT#shoppers#s{n}#{YYYYMMDD}``/``COUNTS`` ``active``: one per shopper per UTC day,
+    sharded by the shopper (not the message), so the count does not depend on which of the
+    day's events came first."""
+    from chalicelib.domain.counters import day_bucket
+
+    who = event.user_id if event.user_id is not None else f"anon:{event.anonymous_id}"
+    scope = f"shoppers#s{shard_of(str(who), shards)}"
+    return [CounterIncrement(scope, day_bucket(event.timestamp), {"active": 1})]

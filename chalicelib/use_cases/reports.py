@@ -132,6 +132,18 @@ class _Data:
         merged = reports.merge_hours(*items.values())
         return sum(reports.moments_by_hour(merged, self.moment_types).values())
 
+    def shoppers(self) -> int | None:
+        """Daily active shoppers summed over the range's UTC days (shopper-days; approximate,
+        see process_events.first_of_day). Not kept per store, campaign or moment type: None
+        when one of those filters is set."""
+        f = self.filters
+        if f.store is not None or f.campaign is not None or f.moment is not None:
+            return None
+        scopes = [f"shoppers#s{n}" for n in range(max(1, self.owner._settings.stat_shards))]
+        days = [d.strftime("%Y%m%d") for d in f.days()]
+        items = self.owner._stats.hourly(scopes, days)
+        return sum(int(c.get("active", 0)) for per_day in items.values() for c in per_day.values())
+
     def store_moments(self, store_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """store -> UTC hour -> moments."""
         items = self.owner._stats.hourly([f"store#{s}" for s in store_ids], self.filters.hours())
@@ -169,7 +181,11 @@ class Reports:
         return self._funnel(data)
 
     def _funnel(self, data: _Data) -> dict[str, Any]:
-        return {"filters": data.filters.as_dict(), **reports.funnel(data.moments(), data.totals)}
+        return {
+            "filters": data.filters.as_dict(),
+            **reports.funnel(data.moments(), data.totals),
+            "shoppers": data.shoppers(),
+        }
 
     # -- 2. campaigns -----------------------------------------------------------------------
     def campaigns(self, params: Params) -> dict[str, Any]:

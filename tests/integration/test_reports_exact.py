@@ -157,12 +157,16 @@ def test_reports_are_exact_on_a_scripted_day_with_every_message_delivered_twice(
     steps = {s["step"]: s["count"] for s in funnel["steps"]}
     assert steps == {k: expected[k] for k in ("moments", "eligible", "sent", "opened", "clicked", "redeemed")}
     assert (funnel["holdout"], funnel["suppressed"]) == (expected["holdout"], expected["suppressed"])
+    # daily active shoppers: everyone was active today (identified, scanned), each counted once
+    if all(datetime.fromisoformat(e["timestamp"]).date() == datetime.now(UTC).date() for e in day.events):
+        assert funnel["shoppers"] == len(USERS)
     rates = {s["step"]: s["rate_from_previous"] for s in funnel["steps"]}
     assert rates["sent"] == round(expected["sent"] / expected["eligible"], 4)
 
     # With the campaign filter, "moments" are the ones it triggers on (the scans).
     filtered = report(harness, "funnel", "campaign=scan-deal&moment=qr_scanned&store=store-1")
     assert filtered["steps"][0]["count"] == len(scans)
+    assert filtered["shoppers"] is None  # not kept per store, campaign or moment type
 
     [row] = report(harness, "campaigns")["campaigns"]
     for name in ("holdout", "suppressed", "sent", "opened", "clicked", "engaged", "redeemed"):

@@ -124,7 +124,10 @@ def test_given_email_is_the_only_consent_then_an_email_with_a_one_click_unsubscr
     assert mail.tags == {"campaign": "coffee", "code": record["code"]}
     # the call to action goes through the click-tracking redirect, not straight to the shop
     assert 'href="https://mm.example.com/c/' in mail.html and "https://mm.example.com/c/" in mail.text
-    assert "shop.example.com" not in mail.html and record["deep_link"] == "https://shop.example.com/offers/coffee"
+    assert (
+        "shop.example.com" not in mail.html
+        and record["deep_link"] == "https://shop.example.com/offers/coffee"
+    )
     assert world.push.sent == []
 
 

@@ -324,3 +324,19 @@ def test_given_every_record_fails_then_nothing_is_deleted_and_all_are_raised():
 
     assert acknowledger.deletes == []
     assert set(caught.value.report.failures) == {"sqs-1", "sqs-2"}
+
+
+def test_daily_active_shoppers_count_each_shopper_once_a_utc_day_and_not_on_redelivery():
+    from tests.unit.builders import NOW, Worker, event
+
+    worker = Worker()
+    today = [event(message_id=f"t-{i}", at=NOW + timedelta(minutes=i)) for i in range(3)]
+    tomorrow = event(message_id="n-1", at=NOW + timedelta(days=1))
+    other = event(message_id="o-1", user_id="u2", at=NOW)
+    for e in [*today, other, tomorrow, *today, tomorrow]:  # the repeats are redeliveries
+        worker.deliver(e)
+    by_day: dict[str, int] = {}
+    for (scope, day), counts in worker.store.counters.items():
+        if scope.startswith("shoppers#"):
+            by_day[day] = by_day.get(day, 0) + counts["active"]
+    assert by_day == {NOW.strftime("%Y%m%d"): 2, (NOW + timedelta(days=1)).strftime("%Y%m%d"): 1}
