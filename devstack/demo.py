@@ -210,7 +210,15 @@ def main(argv: list[str] | None = None) -> int:
             f"- Dan clicks one-click unsubscribe, then enters the geofence: "
             f"{describe(wait_for_offer(client, dan, known, 3.0))}"
         )
+    alice_offer = next((o for o in client.offers(alice) if o["status"] == "sent"), None)
+    if alice_offer:  # her app reports the open (Segment-style track with the offer id)
+        client.track(alice, "Offer Opened", offer_id=alice_offer["offer_id"])
+        print("- Alice opens her first offer in the app (Offer Opened)")
     bob_offer = next((o for o in client.offers(bob) if o["status"] == "sent"), None)
+    click = _click_link(outbox.sent_since(moto_url, before), f"{bob}@example.com")
+    if click:
+        status, location = _follow_once(click)
+        print(f"- Bob taps the offer in his email: {status} to {location} (click counted once)")
     if bob_offer:
         result = client.call(
             "POST", f"/v1/offers/{bob_offer['offer_id']}/redeem", {"code": bob_offer["code"]}
@@ -232,6 +240,42 @@ def main(argv: list[str] | None = None) -> int:
     if not any(sent.values()):
         print("  (nothing)")
     return 0
+
+
+PHONE_BROWSER = {
+    "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Accept-Language": "en-US,en;q=0.9",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+}
+
+
+def _click_link(sent: dict[str, Any], recipient: str) -> str | None:
+    """The tracked /c/ link in the email sent to ``recipient``."""
+    import re
+
+    for message in sent.get("email", []):
+        if message.get("recipient") == recipient:
+            found = re.search(r'https?://[^"\s<>]+/c/[A-Za-z0-9_.\-]+', message.get("html") or "")
+            if found:
+                return found.group(0)
+    return None
+
+
+def _follow_once(url: str) -> tuple[int, str]:
+    """Open ``url`` as a phone's browser would, without following the redirect."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=PHONE_BROWSER), timeout=10) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
 
 
 def _token_for(client: Client, user: str) -> str | None:

@@ -87,6 +87,8 @@ def demo_day(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
         "sent": len(re.findall(r": SENT by ", out)),
         "not_sent": len(re.findall(r": not sent \(", out)),
         "redeemed": "redeemed=True" in out,
+        "opened": "Alice opens her first offer" in out,
+        "clicked": "Bob taps the offer in his email: 302" in out,
     }
 
 
@@ -207,6 +209,8 @@ def test_the_dashboard_shows_the_reports_numbers_in_a_browser(local_stack, demo_
     assert steps["sent"] == demo_day["sent"] > 0, demo_day["out"]
     assert steps["eligible"] == demo_day["sent"] + demo_day["not_sent"], demo_day["out"]
     assert steps["redeemed"] == (1 if demo_day["redeemed"] else 0), demo_day["out"]
+    assert steps["opened"] == (1 if demo_day["opened"] else 0), demo_day["out"]
+    assert steps["clicked"] == (1 if demo_day["clicked"] else 0), demo_day["out"]
     assert funnel["suppressed"] == demo_day["not_sent"]
     for row in browser.find_elements(By.CSS_SELECTOR, "#funnel [data-step]"):
         assert f"{int(row.get_attribute('data-count')):,}" in row.text  # the number is visible

@@ -161,4 +161,7 @@ def test_make_demo_plays_a_shoppers_day(local_stack, tmp_path):
     assert "SENT by push" in out and "SENT by email" in out
     assert "(min_gap)" in out and "(quiet_hours)" in out and "(unsubscribed)" in out
     assert "already_redeemed" in out
+    # the email's call to action goes through the click-tracking redirect to the offer's link
+    assert "Bob taps the offer in his email: 302 to https://" in out, out
+    assert "Alice opens her first offer" in out
     assert "What SES and SNS received" in out and "push  " in out
