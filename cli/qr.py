@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from cli import command_group
+from cli import Refused, command_group, guarded
 
 # API field -> the option that sets it, so a refusal names what the user typed.
 OPTION_OF = {
@@ -197,44 +197,7 @@ def add_parser(commands: Any) -> None:
 # --- running --------------------------------------------------------------------------------
 
 
-class Refused(Exception):
-    pass
-
-
-def _connect(args: argparse.Namespace, container: Any) -> Any:
-    from cli.local_stack import connect, from_environment
-
-    if container is not None:
-        return container
-    if args.use_env:
-        return from_environment()
-    return connect(Path(args.state_file))
-
-
-def _guarded(run: Any) -> Any:
-    """Domain refusals -> a message naming the option, exit 1; no local stack -> exit 3."""
-
-    def wrapper(args: argparse.Namespace, container: Any, out: TextIO) -> int:
-        import sys
-
-        from chalicelib.domain.errors import InvalidInput, NotFound, RetryableError
-        from chalicelib.settings import SettingsError
-        from cli.local_stack import NoLocalStack
-
-        try:
-            return int(run(args, _connect(args, container), out))
-        except NoLocalStack as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 3
-        except InvalidInput as exc:
-            for error in exc.errors:
-                print(f"error: {OPTION_OF.get(error.field, error.field)}: {error.message}", file=sys.stderr)
-            return 1
-        except (NotFound, Refused, RetryableError, SettingsError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
+_guarded = guarded(OPTION_OF)
 
 
 def _format(args: argparse.Namespace, kinds: tuple[str, ...]) -> str:

@@ -26,14 +26,12 @@ import argparse
 import csv
 import io
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.domain import reports as domain
-from cli import command_group
-from cli.qr import Refused, _connect
+from cli import command_group, guarded
 
 # Query parameter -> the option that sets it, so a refusal names what the user typed.
 OPTION_OF = {
@@ -159,28 +157,7 @@ def add_parser(commands: Any) -> None:
 # --- running --------------------------------------------------------------------------------
 
 
-def _guarded(run: Callable[[argparse.Namespace, Any, TextIO], int]) -> Any:
-    """Refusals -> a message naming the option, exit 1; no local stack -> exit 3."""
-
-    def wrapper(args: argparse.Namespace, container: Any, out: TextIO) -> int:
-        from chalicelib.domain.errors import InvalidInput, NotFound, RetryableError
-        from chalicelib.settings import SettingsError
-        from cli.local_stack import NoLocalStack
-
-        try:
-            return int(run(args, _connect(args, container), out))
-        except NoLocalStack as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 3
-        except InvalidInput as exc:
-            for error in exc.errors:
-                print(f"error: {OPTION_OF.get(error.field, error.field)}: {error.message}", file=sys.stderr)
-            return 1
-        except (NotFound, Refused, RetryableError, SettingsError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
+_guarded = guarded(OPTION_OF)
 
 
 def _params(args: argparse.Namespace) -> dict[str, str]:

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from cli import command_group
-from cli.qr import Refused, _guarded
+from cli import Refused, command_group
+from cli.qr import _guarded
 
 
 def add_parser(commands: Any) -> None:

@@ -8,7 +8,8 @@ is inside, when it entered and whether the dwell moment fired:
 
 Rules:
 - Plausibility first: ``is_mocked`` -> ``mocked_location``; a speed since the last accepted
-  position above ``max_speed_kmh`` -> ``impossible_travel``; accuracy worse than the fence's
+  position above ``max_speed_kmh`` -> ``impossible_travel``; a fix older than the last accepted
+  one (delivered out of order) -> ``out_of_order``; accuracy worse than the fence's
   size -> ``inaccurate``. A rejected position changes no state and is reported with its reason.
 - Hysteresis: enter when the position is inside the shape; exit only when it is beyond the
   shape plus ``exit_margin_m`` (max(20 m, 10 % of the fence's size)), so jitter on the
@@ -114,6 +115,10 @@ def implausible(state: dict[str, Any], pos: Position, rules: Rules) -> str | Non
     last = state.get("last")
     if last:
         elapsed = (pos.at - _at(last["at"])).total_seconds()
+        if elapsed < 0:
+            # an older fix arriving after a newer one (SQS does not keep order): it says nothing
+            # about where the phone is now, and no speed can be judged from it
+            return "out_of_order"
         distance = haversine_m(last["lat"], last["lon"], pos.lat, pos.lon)
         slack = last.get("accuracy_m", 0.0) + pos.accuracy_m  # two fuzzy fixes can look apart
         travelled = max(0.0, distance - slack)

@@ -327,3 +327,12 @@ def test_watched_time_never_exceeds_length_or_wall_clock(beats):
         assert watched <= 600.0 + 1e-6
         assert watched <= total_wall * watch_time.RATE_SLACK + watch_time.SLACK_SECONDS * len(beats) + 1e-6
     assert len(fired) == len(set(fired))
+
+
+def test_a_fix_older_than_the_last_one_is_out_of_order_and_changes_nothing():
+    # SQS does not keep order: a phone's earlier fix can arrive after a later one
+    state, _ = observe_position({}, Position(34.05, -118.25, T0, 10), [])
+    earlier = offset(34.05, -118.25, 150, 0)
+    state2, moments = observe_position(state, Position(*earlier, T0 - timedelta(seconds=30), 10), [])
+    assert [m.rejected for m in moments] == ["out_of_order"]
+    assert state2 == state
