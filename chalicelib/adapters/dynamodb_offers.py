@@ -7,7 +7,7 @@ campaign budget, each with its condition. Two workers racing for the last slot c
 win; the loser's cancellation reasons say which guardrail stopped it.
 
 Outcome counters (domain/offer_stats.py) ride in the same transaction as the ledger write
-that makes them true: ``STAT#offers#{campaign}``/``{hour}#{store}`` gets its ``ADD``, and for a
+that makes them true: ``STAT#offers#{campaign}#s{n}``/``{hour}#{store}`` gets its ``ADD``, and for a
 shopper's first decision / conversion in a campaign ``SEEN#{campaign}`` under the shopper is
 created / stamped with a condition. The SEEN item is read first (cheap, and it keeps the
 transaction from failing in the common case); if a racing worker got there between the read

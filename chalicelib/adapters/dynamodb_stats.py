@@ -3,8 +3,8 @@
 Hourly moment counters ``STAT#{scope}#{YYYYMMDDHH}``/``COUNTS`` (scopes ``all#s{n}`` and
 ``store#{id}``, see domain/counters.py) are read with BatchGetItem, 100 keys a call, several
 calls in parallel threads, unprocessed keys retried with backoff. Offer counters
-``STAT#offers#{campaign_id}``/``{YYYYMMDDHH}#{store}`` (domain/offer_stats.py) are one paged
-Query per campaign (``SK BETWEEN first_hour AND last_hour~``), campaigns in parallel.
+``STAT#offers#{campaign_id}#s{n}``/``{YYYYMMDDHH}#{store}`` (domain/offer_stats.py) are one
+paged Query per campaign shard (``SK BETWEEN first_hour AND last_hour~``), in parallel.
 Eventually consistent reads: a report may miss the last second's increments.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.adapters.aws_errors import translated
 from chalicelib.adapters.dynamodb_table import DynamoDBClient, deserialize, key, query_pages
 from chalicelib.domain.errors import RetryableError
-from chalicelib.domain.offer_stats import stat_pk
+from chalicelib.domain.offer_stats import stat_pks
 
 BATCH_GET = 100
 AFTER_EVERY_STORE = "~"  # sorts after "#" and every character of a store id
@@ -83,12 +83,12 @@ class DynamoDBStats:
         return out
 
     # -- offer counters --------------------------------------------------------------------
-    def _campaign(self, job: tuple[str, str, str]) -> list[tuple[str, dict[str, int]]]:
-        campaign_id, first_hour, last_hour = job
+    def _partition(self, job: tuple[str, str, str]) -> list[tuple[str, dict[str, int]]]:
+        pk, first_hour, last_hour = job
         pages = query_pages(
             self._client,
             self._table,
-            stat_pk(campaign_id),
+            pk,
             between=(first_hour, last_hour + AFTER_EVERY_STORE),
             operation="Query STAT#offers",
         )
@@ -98,5 +98,10 @@ class DynamoDBStats:
         self, campaign_ids: Sequence[str], first_hour: str, last_hour: str
     ) -> dict[str, list[tuple[str, dict[str, int]]]]:
         """campaign -> [(sort key ``{hour}#{store}``, counters)] for hours first..last (UTC)."""
-        jobs = [(c, first_hour, last_hour) for c in campaign_ids]
-        return dict(zip(campaign_ids, self._parallel(self._campaign, jobs), strict=True))
+        jobs = [(pk, first_hour, last_hour) for c in campaign_ids for pk in stat_pks(c)]
+        found = self._parallel(self._partition, jobs)
+        out: dict[str, list[tuple[str, dict[str, int]]]] = {c: [] for c in campaign_ids}
+        for (pk, _, _), rows in zip(jobs, found, strict=True):
+            # a store's items live in one shard, so the sort keys never repeat across shards
+            out[pk.removeprefix("STAT#offers#").rpartition("#")[0]] += rows
+        return {c: sorted(rows) for c, rows in out.items()}

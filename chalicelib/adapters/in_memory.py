@@ -190,7 +190,7 @@ class InMemoryOfferLedger:
         """Every outcome counter added up (over hours, stores and campaigns unless given)."""
         out: dict[str, int] = {}
         for (pk, _sk), counts in self.stats.items():
-            if campaign_id is None or pk == f"STAT#offers#{campaign_id}":
+            if campaign_id is None or pk.startswith(f"STAT#offers#{campaign_id}#s"):
                 for name, n in counts.items():
                     out[name] = out.get(name, 0) + n
         return out

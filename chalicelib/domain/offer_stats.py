@@ -1,9 +1,11 @@
 """Offer outcome counters: what happened to the offers moments produced, per campaign, store,
 moment type and UTC hour, for treatment and holdout.
 
-One item per (campaign, UTC hour, store): ``PK = STAT#offers#{campaign_id}``,
-``SK = {YYYYMMDDHH}#{store_id or "-"}``, so one Query (``SK BETWEEN``) reads a campaign's
-range for every store. Each counter is named ``{metric}|{moment_type}`` (the moment that
+One item per (campaign, UTC hour, store): ``PK = STAT#offers#{campaign_id}#s{n}``,
+``SK = {YYYYMMDDHH}#{store_id or "-"}``, where ``n`` is the store's shard (``OFFER_STAT_SHARDS``
+partitions per campaign, chosen by a hash of the store id, so one store's items always live in
+the same shard); ``OFFER_STAT_SHARDS`` Queries (``SK BETWEEN``) read a campaign's range for
+every store. Each counter is named ``{metric}|{moment_type}`` (the moment that
 produced the offer), e.g. ``sent|geofence_entered`` or ``suppressed:quiet_hours|qr_scanned``.
 
 Exactly once: every counter is incremented in the same DynamoDB transaction as the ledger
@@ -36,29 +38,39 @@ Metrics, counted at the time the thing happened (the hour bucket of that time):
 under the shopper remembers the group and the first conversion (erased with the shopper).
 They are counted in the hour, store and moment type of that first decision / conversion, so
 with a store or moment-type filter they mean "first reached here".
+
+Write load: a DynamoDB partition takes about 1,000 write units a second, i.e. a few hundred of
+these transactional counter updates. A campaign's outcomes are spread over
+``OFFER_STAT_SHARDS`` partitions by store, and within one over an item per hour and store, so
+a campaign running in many stores records about four times that; a single store would need
+hundreds of offer outcomes a second to reach one partition's limit. The shard count is fixed
+(not a setting): changing it would hide the counters already written.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.domain.clock import hour_bucket
 
 NO_STORE = "-"
-GROUPS = ("treatment", "holdout")
-STAGES = (  # the funnel, in order
-    "decided",
-    "sent",
-    "opened",
-    "clicked",
-    "redeemed",
-)
-FINAL_SUPPRESSION_STATUSES = ("suppressed",)
+OFFER_STAT_SHARDS = 4
 
 
-def stat_pk(campaign_id: str) -> str:
-    return f"STAT#offers#{campaign_id}"
+def stat_shard(store_id: str | None) -> int:
+    digest = hashlib.blake2b((store_id or NO_STORE).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % OFFER_STAT_SHARDS
+
+
+def stat_pk(campaign_id: str, shard: int) -> str:
+    return f"STAT#offers#{campaign_id}#s{shard}"
+
+
+def stat_pks(campaign_id: str) -> list[str]:
+    """Every partition of a campaign's outcome counters (a reader queries them all)."""
+    return [stat_pk(campaign_id, n) for n in range(OFFER_STAT_SHARDS)]
 
 
 def stat_sk(hour: str, store_id: str | None) -> str:
@@ -99,7 +111,7 @@ class OfferStat:
 
     @property
     def pk(self) -> str:
-        return stat_pk(self.campaign_id)
+        return stat_pk(self.campaign_id, stat_shard(self.store_id))
 
     @property
     def sk(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.offer_stats import stat_pk, stat_shard
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.unit.builders import COFFEE_STORE, campaign_body
 
@@ -92,7 +93,9 @@ def seeded(harness):
         put(harness, pk, "COUNTS", counts)
     for (campaign_id, sk), metrics in OFFERS.items():
         moment = TRIGGER[campaign_id]
-        put(harness, f"STAT#offers#{campaign_id}", sk, {f"{m}|{moment}": n for m, n in metrics.items()})
+        store = sk.split("#", 1)[1]
+        pk = stat_pk(campaign_id, stat_shard(None if store == "-" else store))
+        put(harness, pk, sk, {f"{m}|{moment}": n for m, n in metrics.items()})
     return harness
 
 

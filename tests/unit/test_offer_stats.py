@@ -9,12 +9,14 @@ from datetime import timedelta
 
 from chalicelib.domain.clock import hour_bucket
 from chalicelib.domain.offer_stats import (
+    OFFER_STAT_SHARDS,
     OfferStat,
     conversion_stat,
     counter_name,
     decision_stat,
     split_name,
     stat_for,
+    stat_shard,
 )
 from chalicelib.domain.offers import offer_id_for, redemption_code
 from chalicelib.domain.profile import Subject
@@ -26,7 +28,9 @@ STORES = {"s1": {"name": "Soho", "timezone": "Europe/London"}, "s2": {"name": "D
 
 def test_names_and_keys():
     stat = OfferStat("coffee", "2026112315", None, "qr_scanned", ("sent", "engaged"))
-    assert (stat.pk, stat.sk) == ("STAT#offers#coffee", "2026112315#-")
+    assert (stat.pk, stat.sk) == (f"STAT#offers#coffee#s{stat_shard(None)}", "2026112315#-")
+    # one store's items always share a shard; stores spread over the campaign's shards
+    assert {stat_shard(f"store-{i}") for i in range(40)} == set(range(OFFER_STAT_SHARDS))
     assert stat.counts() == {"sent|qr_scanned": 1, "engaged|qr_scanned": 1}
     assert split_name("suppressed:quiet_hours|geofence_entered") == (
         "suppressed:quiet_hours",

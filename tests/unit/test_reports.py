@@ -545,7 +545,7 @@ class ScriptedDynamo:
         self.hold_back = hold_back
         self.batch_calls: list[int] = []
         self.queries: list[dict[str, Any]] = []
-        self.pages: list[dict[str, Any]] = []
+        self.pages: dict[str, list[dict[str, Any]]] = {}  # partition key -> its pages, in order
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
         ((table, request),) = RequestItems.items()
@@ -565,8 +565,11 @@ class ScriptedDynamo:
         return {"Responses": {table: found}, "UnprocessedKeys": unprocessed}
 
     def query(self, **request: Any) -> dict[str, Any]:
+        pk = request["ExpressionAttributeValues"][":pk"]["S"]
+        asked_before = sum(1 for q in self.queries if q["ExpressionAttributeValues"][":pk"]["S"] == pk)
         self.queries.append(request)
-        return self.pages[len(self.queries) - 1]
+        pages = self.pages.get(pk, [{"Items": []}])
+        return pages[asked_before]
 
 
 def test_hourly_counters_are_batched_by_100_and_unprocessed_keys_retried():
@@ -600,28 +603,39 @@ def test_keys_still_unprocessed_after_the_retries_are_retryable():
     assert len(client.batch_calls) == 3
 
 
-def test_offer_counters_are_one_paged_range_query_per_campaign():
+def test_offer_counters_are_one_paged_range_query_per_campaign_shard():
     from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+    from chalicelib.domain.offer_stats import OFFER_STAT_SHARDS, stat_pk, stat_shard
 
     client = ScriptedDynamo({})
-    item = {"PK": {"S": "STAT#offers#c1"}, "SK": {"S": "2026112310#s1"}, "sent|qr_scanned": {"N": "4"}}
-    last = {"PK": {"S": "STAT#offers#c1"}, "SK": {"S": "2026112323#-"}, "sent|qr_scanned": {"N": "1"}}
-    client.pages = [
-        {"Items": [item], "LastEvaluatedKey": {"PK": item["PK"], "SK": item["SK"]}},
-        {"Items": [last]},
-    ]
+    s1, none = stat_pk("c1", stat_shard("s1")), stat_pk("c1", stat_shard(None))
+    item = {"PK": {"S": s1}, "SK": {"S": "2026112310#s1"}, "sent|qr_scanned": {"N": "4"}}
+    later = {"PK": {"S": s1}, "SK": {"S": "2026112311#s1"}, "sent|qr_scanned": {"N": "2"}}
+    last = {"PK": {"S": none}, "SK": {"S": "2026112323#-"}, "sent|qr_scanned": {"N": "1"}}
+    client.pages = {
+        s1: [{"Items": [item], "LastEvaluatedKey": {"PK": item["PK"], "SK": item["SK"]}}, {"Items": [later]}],
+        none: [{"Items": [last]}],
+    }
 
     got = DynamoDBStats(client, "t").offers(["c1"], "2026112300", "2026112323")
 
     assert got == {
-        "c1": [("2026112310#s1", {"sent|qr_scanned": 4}), ("2026112323#-", {"sent|qr_scanned": 1})]
+        "c1": [
+            ("2026112310#s1", {"sent|qr_scanned": 4}),
+            ("2026112311#s1", {"sent|qr_scanned": 2}),
+            ("2026112323#-", {"sent|qr_scanned": 1}),
+        ]
     }
-    first = client.queries[0]
+    pks = [q["ExpressionAttributeValues"][":pk"]["S"] for q in client.queries]
+    assert sorted(set(pks)) == sorted(f"STAT#offers#c1#s{n}" for n in range(OFFER_STAT_SHARDS))
+    assert len(pks) == OFFER_STAT_SHARDS + 1  # one shard had a second page
+    first = next(q for q in client.queries if q["ExpressionAttributeValues"][":pk"]["S"] == s1)
     assert first["KeyConditionExpression"] == "PK = :pk AND SK BETWEEN :low AND :high"
     assert first["ExpressionAttributeValues"] == {
-        ":pk": {"S": "STAT#offers#c1"},
+        ":pk": {"S": s1},
         ":low": {"S": "2026112300"},
         ":high": {"S": "2026112323~"},
     }
-    assert client.queries[1]["ExclusiveStartKey"] == {"PK": item["PK"], "SK": item["SK"]}
+    second = [q for q in client.queries if q.get("ExclusiveStartKey")]
+    assert [q["ExclusiveStartKey"] for q in second] == [{"PK": item["PK"], "SK": item["SK"]}]
     assert first["ExpressionAttributeValues"][":high"]["S"] > "2026112323#any.store-id_9"
