@@ -203,6 +203,21 @@ class DynamoDBMomentStore:
         with translated("PutItem profile"):
             self._client.put_item(**put)
 
+    def park(self, subject: Subject, message_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+        item = {"PK": subject_pk(subject), "SK": f"PARKED#{message_id}", "ttl": ttl_epoch, **record}
+        with translated("PutItem parked message"):
+            self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def parked(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        with translated("GetItem parked message"):
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=key(subject_pk(subject), f"PARKED#{message_id}"),
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
     def items_of(self, subject: Subject) -> list[dict[str, Any]]:
         """Every item stored under ``subject`` (profile, markers, alias, offers, caps, devices),
         for a data export."""

@@ -57,6 +57,7 @@ class InMemoryMomentStore:
         self.counters: dict[tuple[str, str], dict[str, int]] = {}
         self.commits = 0
         self.reads = 0  # profile and alias reads (GetItem each when deployed)
+        self.parked_messages: dict[tuple[Subject, str], dict[str, Any]] = {}
 
     def get_profile(self, subject: Subject, consistent: bool = True) -> Profile | None:
         self.reads += 1
@@ -78,6 +79,13 @@ class InMemoryMomentStore:
                 row = {k: v for k, v in record.items() if k != "id"}
                 out[(keyed, str(record.get("id")))] = {"profile": f"{subject.kind}:{subject.id}", **row}
         return out
+
+    def park(self, subject: Subject, message_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+        self.parked_messages[(subject, message_id)] = copy.deepcopy(record)
+
+    def parked(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        found = self.parked_messages.get((subject, message_id))
+        return copy.deepcopy(found) if found is not None else None
 
     def moment_record(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
         profile = self.profiles.get(subject)
@@ -121,6 +129,9 @@ class InMemoryMomentStore:
         if profile is not None:
             deleted += 1 + len(profile.recent_moments)
         if subject.kind == "anon" and self.aliases.pop(subject.id, None) is not None:
+            deleted += 1
+        for parked in [k for k in self.parked_messages if k[0] == subject]:
+            del self.parked_messages[parked]
             deleted += 1
         return deleted
 

@@ -87,6 +87,16 @@ class MomentStore(Protocol):
         Conflict otherwise."""
         ...
 
+    def park(self, subject: Subject, message_id: str, record: dict[str, Any], ttl_epoch: int) -> None:
+        """Remember, beyond the dedupe window, that ``message_id`` (keyed by the identity in its
+        envelope) was committed: written when its after-commit step fails, so a late redelivery
+        (a DLQ redrive) is still recognised."""
+        ...
+
+    def parked(self, subject: Subject, message_id: str) -> dict[str, Any] | None:
+        """The record ``park`` kept for the message, or None."""
+        ...
+
     def erase(self, subject: Subject) -> int:
         """Delete every item stored under ``subject``; returns how many were deleted."""
         ...

@@ -43,6 +43,7 @@ class EndpointDeleter(Protocol):
 _SECTIONS = (
     ("PROFILE", "profile"),
     ("MSG#", "moments"),
+    ("PARKED#", "moments"),  # a committed message whose follow-up failed (process_events._park)
     ("OFFER#", "offers"),
     ("CAP#", "caps"),
     ("DEVICE#", "devices"),

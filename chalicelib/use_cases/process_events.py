@@ -18,10 +18,11 @@ trigger has ReportBatchItemFailures; Chalice cannot set it, aws/chalice#2029).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -51,6 +52,7 @@ from chalicelib.use_cases.detect_moments import MomentDetector
 from chalicelib.use_cases.scan_qr import QrCodes
 
 MAX_ATTEMPTS = 5
+PARKED_FOR = timedelta(days=14)  # the longest an SQS dead-letter queue keeps a message
 
 
 class Outcome(StrEnum):
@@ -212,6 +214,7 @@ class ProcessEvent:
                         )
                     except Exception as exc:  # noqa: BLE001 - one event's failure is its own
                         results[applied.index] = exc
+                        self._park(applied, envelopes[applied.index].event)
             pending = sorted(retry)
             if not pending:
                 return
@@ -284,12 +287,38 @@ class ProcessEvent:
         record = dedupe.find_record(profile.recent_moments, message_id) or {}
         return _Applied(i, Outcome.DUPLICATE, subject, profile, dict(record), (subject,))
 
+    def _park(self, applied: _Applied, event: Event) -> None:
+        """The event is committed but its after-commit step failed, so SQS will deliver it again,
+        possibly after the dedupe window (a DLQ redrive): remember it in a ``PARKED#`` item
+        until the DLQ's retention ends. Best effort: within the window the profile still knows."""
+        record = {**applied.record, "applied_to": f"{applied.subject.kind}:{applied.subject.id}"}
+        ttl = math.floor((self._clock.now() + PARKED_FOR).timestamp())
+        with contextlib.suppress(Exception):  # the failure being reported matters more
+            self._store.park(envelope_subject(event), event.message_id, record, ttl)
+
+    def _parked(self, i: int, envelope: Envelope, working: _Working, now: datetime) -> _Applied | None:
+        """A message old enough that its id may have left the profile's window: was it parked?"""
+        if now - envelope.received_at < self._settings.dedupe_window / 2:
+            return None
+        record = self._store.parked(envelope_subject(envelope.event), envelope.event.message_id)
+        if record is None:
+            return None
+        kind, _, ident = str(record.get("applied_to", "")).partition(":")
+        subject = (
+            Subject(kind, ident) if kind in ("user", "anon") and ident else envelope_subject(envelope.event)
+        )
+        profile = working.profile(subject) or Profile(subject)
+        kept = {k: v for k, v in record.items() if k not in ("PK", "SK", "ttl", "applied_to")}
+        return _Applied(i, Outcome.DUPLICATE, subject, profile, kept, (subject,))
+
     def _apply(
         self, i: int, envelope: Envelope, context: MomentContext, working: _Working, now: datetime
     ) -> _Applied:
         """Plan one event against the working state; changes the state only if it returns."""
         event = envelope.event
         message_id = event.message_id
+        if (parked := self._parked(i, envelope, working, now)) is not None:
+            return parked
         half_life = self._settings.affinity_half_life
         alias = merged = None
         absent_alias = absent_anonymous_profile = None
@@ -653,3 +682,8 @@ def shopper_increments(event: Event, shards: int) -> list[CounterIncrement]:
     who = event.user_id if event.user_id is not None else f"anon:{event.anonymous_id}"
     scope = f"shoppers#s{shard_of(str(who), shards)}"
     return [CounterIncrement(scope, day_bucket(event.timestamp), {"active": 1})]
+
+
+def envelope_subject(event: Event) -> Subject:
+    """The identity in the message itself: the same on every delivery, whatever aliasing did."""
+    return Subject.user(event.user_id) if event.user_id is not None else Subject.anon(str(event.anonymous_id))

@@ -73,7 +73,8 @@ def test_one_shoppers_batch_is_one_transaction_with_the_counters_added_up(harnes
     profiles = [pk for pk in items if pk == "USER#u1"]
     counters = [pk for pk in items if pk.startswith("STAT#")]
     assert profiles == ["USER#u1"]
-    assert len(counters) == len(set(counters)) == 3  # all (one shard), store-9, store-8
+    # all (one shard), store-9, store-8, and the daily active shoppers (her first event today)
+    assert len(counters) == len(set(counters)) == 4, counters
     profile = harness.item("USER#u1", "PROFILE")
     assert profile["version"] == 1
     assert profile["moment_counts"] == {"product_viewed": 2, "geofence_entered": 2}

@@ -319,3 +319,46 @@ def test_a_profile_written_before_the_batch_layout_is_read_and_rewritten():
     item = profile_to_item(replace(profile, applied=dedupe.remember((), ["m-1"], 1, 60, 16)), 4)
     assert set(item) == {"PK", "SK", "subject_kind", "subject_id", "version", "b", "ids"}
     assert profile_from_item(item) == replace(profile, version=4, applied=((dedupe.digest("m-1"), 1),))
+
+
+def test_a_message_whose_after_commit_failed_is_still_a_duplicate_when_redriven_hours_later():
+    """A DLQ redrive brings a committed message back long after the dedupe window: the
+    PARKED# record written when its after-commit step failed still recognises it."""
+    failing = {"on": True}
+
+    def after_commit(subject, profile, evt, store_id, product_id, first_delivery=False):
+        if failing["on"]:
+            raise RetryableError("SES is down")
+        return ("offer", first_delivery)
+
+    worker = Worker()
+    worker.process = replace_after_commit(worker, after_commit)
+    evt = geofence("m-late")
+    with pytest.raises(BatchFailed):
+        run_batch(worker, [evt])
+    assert worker.totals()["events"] == 1
+    parked = worker.store.parked(Subject.user("u1"), "m-late")
+    assert parked is not None and parked["applied_to"] == "user:u1"
+
+    worker.clock.at = NOW + timedelta(hours=3)  # the shopper moved on; ids left the window
+    failing["on"] = False
+    worker.deliver(geofence("m-later"))
+    records = [queue_record(0, queue_envelope.encode(envelope(evt, received_at=NOW)))]
+    report = process_batch(records, worker.process, RecordingAcknowledger())
+
+    assert report.processed[0].outcome == Outcome.DUPLICATE
+    assert report.processed[0].follow_up == ("offer", False)  # resumed, not decided afresh
+    assert worker.totals()["events"] == 2  # m-late once, m-later once
+
+
+def test_a_fresh_message_does_not_look_for_a_parked_record():
+    class Watching(InMemoryMomentStore):
+        looked = 0
+
+        def parked(self, subject, message_id):
+            Watching.looked += 1
+            return super().parked(subject, message_id)
+
+    worker = Worker(store=Watching())
+    worker.deliver(geofence("m-1"))
+    assert Watching.looked == 0
