@@ -12,7 +12,8 @@ Missing sections or keys render as empty, never as an error.
 
 Hooks for tests (stable): ``id="funnel"`` with ``data-step`` / ``data-count`` rows;
 ``id="heatmap-{store_id}"`` with ``data-day`` (the day's label) / ``data-hour`` /
-``data-count`` cells; ``id="campaigns"`` with ``data-campaign`` rows, lift cells with
+``data-count`` cells (stores with activity, busiest first, at most ``HEATMAP_STORES``; the rest
+counted in ``data-more-stores``, stores with none in ``data-quiet-stores``); ``id="campaigns"`` with ``data-campaign`` rows, lift cells with
 ``data-status`` and group cells with ``data-group`` / ``data-users`` / ``data-converters``;
 ``id="suppression"`` with ``data-reason`` / ``data-count`` rows; ``data-kpi`` tiles.
 
@@ -474,6 +475,9 @@ def _engagement(
 
 # --- peak hours --------------------------------------------------------------------------------
 
+HEATMAP_STORES = 12  # heatmaps drawn without a store filter (about 25 KB of SVG each)
+QUIET_NAMES = 20  # stores with nothing counted, named before "and N more"
+
 
 def _counted(count: Any, metric: str) -> str:
     """'12 moments', '1 moment', '3 sent'."""
@@ -543,14 +547,48 @@ def _heatmap(store: Mapping[str, Any], metric: str) -> str:
     )
 
 
+def _store_total(store: Mapping[str, Any]) -> int:
+    if "total" in store:
+        return _int(store.get("total"))
+    return sum(_int(v) for row in _list(store.get("matrix")) for v in _list(row))
+
+
+def _store_names(stores: list[dict[str, Any]], most: int = QUIET_NAMES) -> str:
+    names = [_e(str(s.get("name") or s.get("store_id"))) for s in stores[:most]]
+    rest = len(stores) - len(names)
+    return ", ".join(names) + (f" and {rest:,} more" if rest > 0 else "")
+
+
 def _peak_hours(peak_hours: Mapping[str, Any]) -> str:
+    """One heatmap per store with activity, busiest first, at most ``HEATMAP_STORES`` of them
+    (a chain's hundreds of stores would make a page of megabytes, past Lambda's 6 MB response
+    limit): the rest are counted, and a store picked in the filter always gets its heatmap.
+    Stores with nothing in the range are named, not drawn."""
     metric = str(peak_hours.get("metric") or "moments").replace("_", " ")
     stores = [_dict(s) for s in _list(peak_hours.get("stores"))]
     note = f"{_e(_label(metric))} per weekday and hour, in each store's own time zone."
-    if not stores:
-        return _section("peak-hours", "Peak hours", _empty("No stores with activity in this range."), note)
-    maps = "".join(_heatmap(s, metric) for s in stores)
-    return _section("peak-hours", "Peak hours", f'<div class="heatmaps">{maps}</div>', note)
+    chosen = _dict(peak_hours.get("filters")).get("store")
+    if chosen is not None:
+        shown, more, quiet = stores, [], []
+    else:
+        active = sorted((s for s in stores if _store_total(s) > 0), key=lambda s: -_store_total(s))
+        shown, more = active[:HEATMAP_STORES], active[HEATMAP_STORES:]
+        quiet = [s for s in stores if _store_total(s) <= 0]
+    body = f'<div class="heatmaps">{"".join(_heatmap(s, metric) for s in shown)}</div>' if shown else ""
+    if more:
+        body += (
+            f'<p class="more-stores" data-more-stores="{len(more)}">{len(more):,} more '
+            f"store{'s' if len(more) != 1 else ''} with {_e(metric)} in this range: the busiest "
+            f"{len(shown)} are shown. Pick a store in the filters above to see its hours.</p>"
+        )
+    if quiet:
+        body += (
+            f'<p class="quiet-stores" data-quiet-stores="{len(quiet)}">No {_e(metric)} in this range at '
+            f"{_store_names(quiet)}.</p>"
+        )
+    if not body:
+        body = _empty("No stores with activity in this range.")
+    return _section("peak-hours", "Peak hours", body, note)
 
 
 # --- campaigns and lift ------------------------------------------------------------------------
@@ -747,6 +785,7 @@ padding:1px 4px;border-radius:4px}
 .note{margin:0 0 12px;color:var(--muted);font-size:.9rem}
 .muted{color:var(--muted);font-size:.85rem}
 .num{white-space:nowrap;font-variant-numeric:tabular-nums}
+.more-stores,.quiet-stores{margin:12px 0 0;color:var(--muted);font-size:.9rem}
 .empty{margin:8px 0 0;padding:16px;border:1px dashed var(--line);border-radius:8px;color:var(--muted);text-align:center}
 .empty-state{border-left:4px solid var(--accent)}
 .empty-state p{margin:4px 0 0;color:var(--muted)}

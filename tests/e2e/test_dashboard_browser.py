@@ -215,10 +215,18 @@ def test_the_dashboard_shows_the_reports_numbers_in_a_browser(local_stack, demo_
     for row in browser.find_elements(By.CSS_SELECTOR, "#funnel [data-step]"):
         assert f"{int(row.get_attribute('data-count')):,}" in row.text  # the number is visible
 
-    # Peak hours: one heatmap per store, every cell as in the report
+    # Peak hours: one heatmap per store with moments (the demo's few stores are under the
+    # dashboard's cap), busiest first, every cell as in the report; the others named
     assert peak["stores"], peak
+    active = sorted((s for s in peak["stores"] if s["total"] > 0), key=lambda s: -s["total"])
+    drawn = browser.find_elements(By.CSS_SELECTOR, "#peak-hours figure[data-store]")
+    assert [f.get_attribute("data-store") for f in drawn] == [s["store_id"] for s in active]
+    quiet = [s for s in peak["stores"] if s["total"] == 0]
+    if quiet:
+        named = browser.find_element(By.CSS_SELECTOR, f'#peak-hours [data-quiet-stores="{len(quiet)}"]')
+        assert all(str(s["name"] or s["store_id"]) in named.text for s in quiet), named.text
     busiest = 0
-    for store in peak["stores"]:
+    for store in active:
         heatmap = browser.find_element(By.ID, f"heatmap-{store['store_id']}")
         assert store["timezone"] in heatmap.text
         cells = attrs(

@@ -348,9 +348,50 @@ def test_the_heatmap_has_a_cell_per_day_and_hour_with_its_count():
     assert "America/Los_Angeles" in heatmap.text and "16 moments" in heatmap.text
     assert "Sun 23:00\u201300:00: 1 moment" in heatmap.text  # the cell's tooltip, singular
     assert "Tue 14:00\u201315:00" in heatmap.text  # the busiest hour, named
-    hostile = root.one(id="heatmap-st<1>")  # the id is escaped in the source, intact in the DOM
+    # a store with nothing counted is named (escaped), not drawn
+    assert not root.find_all(id="heatmap-st<1>")
+    quiet = root.one(id="peak-hours").one(data_quiet_stores="1")
+    assert squash(quiet.text) == f"No moments in this range at {HOSTILE}."
+
+
+def test_a_chosen_store_gets_its_heatmap_even_with_nothing_counted():
+    data = sample()
+    data["peak_hours"]["filters"] = {**data["peak_hours"]["filters"], "store": "st<1>"}
+    data["peak_hours"]["stores"] = data["peak_hours"]["stores"][1:]
+    hostile = page(data).one(id="heatmap-st<1>")  # the id is escaped in the source, intact in the DOM
     assert all(c.attrs["data-count"] == "0" for c in hostile.find_all(data_hour=None) if c.tag == "rect")
     assert "No moments counted here yet." in squash(hostile.text)
+
+
+def test_a_chain_sees_its_busiest_stores_and_how_many_more():
+    data = sample()
+    template = data["peak_hours"]["stores"][0]
+    busy = [
+        {
+            **template,
+            "store_id": f"s{n:03d}",
+            "name": f"Store {n}",
+            "total": n,
+            "matrix": [[n] + [0] * 23] + [[0] * 24] * 6,
+        }
+        for n in range(1, 301)
+    ]
+    quiet = [
+        {**template, "store_id": f"q{n:02d}", "name": f"Quiet {n}", "total": 0, "matrix": [[0] * 24] * 7}
+        for n in range(25)
+    ]
+    data["peak_hours"]["stores"] = quiet + busy
+    html_page = dashboard.render(data)
+    root = Page(html_page).root
+    maps = [e.attrs["id"] for e in root.one(id="peak-hours").find_all(data_store=None) if e.tag == "figure"]
+    assert maps == [
+        f"heatmap-s{n:03d}" for n in range(300, 300 - dashboard.HEATMAP_STORES, -1)
+    ]  # busiest first
+    more = root.one(data_more_stores=str(300 - dashboard.HEATMAP_STORES))
+    assert f"{300 - dashboard.HEATMAP_STORES} more stores with moments in this range" in squash(more.text)
+    named = squash(root.one(data_quiet_stores="25").text)
+    assert "Quiet 0, Quiet 1" in named and named.endswith("Quiet 19 and 5 more.")
+    assert len(html_page.encode()) < 1_000_000  # 325 stores stay far below Lambda's 6 MB response
 
 
 def test_the_campaign_table_shows_lift_with_its_confidence_interval():
