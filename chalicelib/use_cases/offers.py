@@ -419,6 +419,10 @@ class OfferPipeline:
                 provider_id = self._sms.send(SmsMessage(target, content.get("text", ""), offer_id))
             elif channel == "push":
                 assert self._push is not None
+                # The tap opens the tracked link (/c/, which counts it and redirects to the
+                # campaign's own link); ``app_link`` is that link for an app that routes the
+                # tap itself (and then reports ``Offer Clicked``: the first click counts once).
+                tracked = self._click_url(subject, offer_id, record)
                 provider_id = self._push.send(
                     PushMessage(
                         endpoint_arn=target,
@@ -426,15 +430,11 @@ class OfferPipeline:
                         title=content.get("title", ""),
                         body=content.get("text", ""),
                         offer_id=offer_id,
-                        deep_link=record.get("deep_link"),
+                        deep_link=tracked or record.get("deep_link"),
                         data={
                             "code": record.get("code"),
                             "campaign_id": record.get("campaign_id"),
-                            **(
-                                {"click_url": url}
-                                if (url := self._click_url(subject, offer_id, record))
-                                else {}
-                            ),
+                            **({"app_link": record["deep_link"]} if tracked else {}),
                         },
                     )
                 )

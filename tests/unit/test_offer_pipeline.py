@@ -77,10 +77,18 @@ def test_given_a_consenting_shopper_near_a_store_then_one_personalised_push_is_s
     assert isinstance(push, PushMessage)
     assert push.title == "Hi Ada" and push.body == "Ada, coffee 20% off at Soho"
     assert push.endpoint_arn.endswith("/u1") and push.offer_id == offer_id
-    assert push.deep_link == "https://shop.example.com/offers/coffee"
     code = redemption_code(offer_id, world.settings.token_signing_key)
-    click = push.data.pop("click_url")
-    assert push.data == {"code": code, "campaign_id": "coffee"} and len(code) == 12
+    assert (
+        push.data
+        == {
+            "code": code,
+            "campaign_id": "coffee",
+            "app_link": "https://shop.example.com/offers/coffee",
+        }
+        and len(code) == 12
+    )
+    click = push.deep_link  # the tap goes through the tracked link, which redirects to app_link
+    assert click is not None
     assert click.startswith("https://mm.example.com/c/")
     assert tokens.verify("click", click.rsplit("/", 1)[1], world.settings.token_signing_key) == {
         "k": "user",
