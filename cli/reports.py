@@ -9,7 +9,7 @@ suppression   why offers were not sent, overall and per campaign
 dashboard     all of it as one HTML page (--out, default dashboard.html)
 
 Every report takes --from / --to (UTC days, inclusive; default the 7 days up to today; at most
-92 days), --store, --campaign and --moment (a moment type), and prints a table (--format
+92 days), --store, --campaign and --moment (a moment type), and prints a rich table (--format
 table), spreadsheet rows (--format csv) or the API's JSON (--format json), to stdout or --out.
 The lift interval needs 30 shoppers in each group and 5 converters in all ("not enough data"
 below that).
@@ -229,15 +229,21 @@ def _title(name: str, report: dict[str, Any]) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> list[str]:
-    """Aligned text: ``align`` has one ``l``/``r`` per column (default: first left, rest right)."""
-    cells = [[str(c) for c in header], *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    """A rich table as plain text lines: ``align`` has one ``l``/``r`` per column (default: first
+    left, rest right). Never wrapped, whatever the terminal's width (spreadsheets want --format csv)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     align = align or "l" + "r" * (len(header) - 1)
-    lines = []
-    for row in cells:
-        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)]
-        lines.append("  ".join(parts).rstrip())
-    return lines
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name, a in zip(header, align, strict=True):
+        grid.add_column(str(name), justify="left" if a == "l" else "right", no_wrap=True)
+    for row in rows:
+        grid.add_row(*("" if c is None else str(c) for c in row))
+    buffer = io.StringIO()
+    Console(file=buffer, width=100_000, color_system=None, legacy_windows=False).print(grid)
+    return [line.rstrip() for line in buffer.getvalue().splitlines()]
 
 
 def _funnel_table(report: dict[str, Any]) -> list[str]:

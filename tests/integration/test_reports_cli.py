@@ -47,10 +47,11 @@ def test_funnel_table_and_csv(cli):
     lines = out.splitlines()
     assert lines[0] == "Funnel, 2026-11-10 to 2026-11-15 (UTC days) (store store-002)"
     assert lines[1].split() == ["STEP", "COUNT", "OF", "PREVIOUS", "OF", "FIRST"]
-    assert lines[2].split() == ["moments", "6", "-", "100.0%"]
-    assert lines[3].split() == ["eligible", "10", "166.7%", "166.7%"]
-    assert lines[4].split() == ["sent", "6", "60.0%", "100.0%"]
-    assert len({len(line) for line in lines[1:8]}) <= 2  # aligned columns (trailing blanks cut)
+    assert set(lines[2]) == {"─"}  # rich's rule under the header
+    assert lines[3].split() == ["moments", "6", "-", "100.0%"]
+    assert lines[4].split() == ["eligible", "10", "166.7%", "166.7%"]
+    assert lines[5].split() == ["sent", "6", "60.0%", "100.0%"]
+    assert len({len(line) for line in lines[1:9]}) <= 2  # aligned columns (trailing blanks cut)
     assert lines[-1] == "held out (control group) 0, suppressed 4"
 
     code, out = cli("reports", "funnel", *SPAN, "--format", "csv")
