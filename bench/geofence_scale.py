@@ -1,4 +1,4 @@
-"""Position evaluation with 100,000 and 1,000,000 geofences: the cell index against a scan.
+"""Position evaluation with 1,000 to 1,000,000 geofences: the cell index against a scan.
 
 Builds random circular fences (30-300 m) over the continental US, most of them around 40 metro
 areas, into the in-memory ``FenceIndex`` (what a warm worker holds once a cell is cached), and
@@ -6,7 +6,9 @@ times what the worker does per ``Location Updated`` fix: ``near(lat, lon)`` (the
 in the fix's geohash cell) plus ``observe_position`` (containment, plausibility, confidence and
 the enter/dwell/exit state machine). For a subset of the same fixes it scans every fence
 (``Fence.contains`` over all of them), and both must find the same containing fences for every
-fix compared, or the run stops: a fast index that misses a fence is a bug, not a win.
+fix compared, or the run stops: a fast index that misses a fence is a bug, not a win. The growth
+curve (time per fix against the fence count, indexed and scanned) is plotted to
+``docs/geofence_scale.png`` (matplotlib, from requirements-dev.txt) when the page is written.
 
 DynamoDB reads per fix are counted through the worker's real lookup, ``DynamoDBFences.near``
 (geohash cell -> per-cell TTL cache -> one Query), over a fake DynamoDB client that answers a
@@ -23,15 +25,18 @@ import math
 import random
 import resource
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench.results import Options, Progress, Section, Table, Target, fmt_ms, fmt_us, median, percentile
 
 NAME = "geofence_scale"
 SEED = 20240611
-SCALES = (100_000, 1_000_000)
-QUICK_SCALES = (2_000, 20_000)
+SCALES = (1_000, 10_000, 100_000, 1_000_000)
+QUICK_SCALES = (1_000, 10_000)
+IMAGE = "geofence_scale.png"
 TARGET_P99_US = 1_000.0
 US = (24.5, 49.0, -124.5, -67.0)  # south, north, west, east: the continental US
 CLUSTERED = 0.7  # share of fences around a metro area (the rest anywhere in the box)
@@ -262,6 +267,57 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@dataclass(frozen=True)
+class Point:
+    """One fence count's per-fix figures, for the growth curve."""
+
+    fences: int
+    listed: list[int]  # fences listed in each fix's cell
+    full_us: list[float]  # near + observe_position, per fix (fastest of the passes)
+    scan_us: list[float]  # the scan of every fence, per scanned fix
+    index_us: list[float]  # the index doing the scan's job (near + contains), same fixes
+
+
+def plot(points: list[Point], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [p.fences for p in points]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    left.plot(xs, [median(p.full_us) for p in points], "o-", color="tab:blue", label="indexed p50")
+    left.plot(xs, [percentile(p.full_us, 99) for p in points], "o--", color="tab:blue", label="indexed p99")
+    left.plot(xs, [median(p.scan_us) for p in points], "s-", color="tab:red", label="naive scan p50")
+    left.plot(xs, [percentile(p.scan_us, 99) for p in points], "s--", color="tab:red", label="naive scan p99")
+    left.axhline(TARGET_P99_US, color="grey", linewidth=0.8, linestyle=":")
+    left.text(xs[0], TARGET_P99_US * 1.1, "1 ms", color="grey", fontsize=8)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("geofences")
+    left.set_ylabel("µs per fix (indexed: near + observe_position)")
+    left.set_title("Position evaluation per fix (cell cached)")
+    left.grid(True, which="both", linewidth=0.3)
+    left.legend(fontsize=8)
+    right.plot(
+        xs, [sum(p.listed) / len(p.listed) for p in points], "o-", color="tab:green", label="listed (mean)"
+    )
+    right.plot(xs, [max(p.listed) for p in points], "o--", color="tab:green", label="listed (max)")
+    right.plot(xs, xs, ":", color="tab:red", label="naive scan: all fences")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("geofences")
+    right.set_ylabel("fences checked per fix")
+    right.set_title("Fences listed in the fix's geohash cell")
+    right.grid(True, which="both", linewidth=0.3)
+    right.legend(fontsize=8)
+    fig.suptitle("micromoments geofences: growth with the fence count (python -m bench)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
 def run(options: Options, progress: Progress) -> Section:
     from chalicelib.geo.fences import FenceIndex
 
@@ -277,7 +333,8 @@ def run(options: Options, progress: Progress) -> Section:
     query_rows: list[list[str]] = []
     brute_rows: list[list[str]] = []
     targets: list[Target] = []
-    density_notes: list[str] = []
+    tails: list[str] = []
+    points: list[Point] = []
     for scale in scales:
         rng = random.Random(SEED + scale)
         progress(f"{scale:,} fences: building circles (30-300 m) over the continental US")
@@ -310,12 +367,7 @@ def run(options: Options, progress: Progress) -> Section:
             ]
         )
         slow = [listed[i] for i, us in enumerate(full_us) if us >= p99]
-        density_notes.append(
-            f"{scale:,} fences: the slowest 1 % of fixes are in cells listing {min(slow):,}-{max(slow):,} "
-            f"fences (median over all fixes {median(listed):,.0f}): the state machine checks "
-            "containment for every fence listed in the fix's cell, so the tail follows the densest "
-            "cells (downtown), not the total number of fences."
-        )
+        tails.append(f"{scale:,}: {min(slow):,}-{max(slow):,} (median {median(listed):,.0f})")
         targets.append(
             Target(
                 f"{scale:,} fences: position evaluation p99 ≤ {fmt_ms(TARGET_P99_US / 1000)} ms (cell cached)",
@@ -346,22 +398,27 @@ def run(options: Options, progress: Progress) -> Section:
         )
         progress(f"{scale:,} fences: brute-force scan of every fence (time-boxed, {brute_budget:.0f} s)")
         scan_us, index_us = brute_force(fences, index, fixes, brute_budget, brute_limit)
+        ratio = median(scan_us) / median(index_us)
         brute_rows.append(
             [
                 f"{scale:,}",
                 f"{len(scan_us):,}",
                 fmt_ms(median(scan_us) / 1000),
                 fmt_us(median(index_us)),
-                f"{median(scan_us) / median(index_us):,.0f}x",
+                f"{ratio:,.0f}x",
             ]
+        )
+        points.append(Point(scale, listed, full_us, scan_us, index_us))
+        progress(
+            f"{scale:,} fences: indexed p50 {fmt_us(p50)} µs, p99 {fmt_us(p99)} µs; naive scan p50 "
+            f"{fmt_us(median(scan_us))} µs over {len(scan_us)} fixes, {ratio:,.0f}x the index"
         )
         del fences, index, fixes
         gc.collect()
-    took = time.monotonic() - started
 
     section = Section(
         name=NAME,
-        title="Geofence evaluation per position with 100,000 and 1,000,000 stores",
+        title=f"Geofence evaluation per position with {scales[0]:,} to {scales[-1]:,} stores",
         method=f"""
 What the worker computes for each `Location Updated` fix once the fix's cell is cached: the
 fences listed in its geohash cell (precision 5, about 4 x 5 km here), then `observe_position`
@@ -384,6 +441,8 @@ state machine). Pure Python in one process, no I/O.
   ({brute_budget:.0f} s per scale, at most {brute_limit}); for each, the index must find exactly
   the same containing fences, or the run stops. Ratio: median scan over the median of the
   index doing the same job (cell lookup + containment) for the same fixes.
+- The curve (indexed and scanned time per fix, fences checked per fix) is plotted to
+  `docs/{IMAGE}` (log-log).
 """,
     )
     section.targets.extend(targets)
@@ -418,7 +477,24 @@ state machine). Pure Python in one process, no I/O.
             "Against scanning every fence (same containing fences found for every fix):",
         )
     )
-    section.notes.extend(density_notes)
+    if options.images_dir is not None:
+        path = options.images_dir / IMAGE
+        try:
+            plot(points, path)
+        except ImportError:
+            section.notes.append(
+                f"`docs/{IMAGE}` not written: matplotlib is not installed (`pip install -r requirements-dev.txt`)."
+            )
+        else:
+            progress(f"plotted {path}")
+            section.images.append(("Position evaluation per fix against the number of geofences", IMAGE))
+    else:
+        section.notes.append(f"`docs/{IMAGE}` is written only when the page is (a full run or `--output`).")
+    section.notes.append(
+        "The slowest 1 % of fixes are in cells listing this many fences (by fence count): "
+        f"{'; '.join(tails)}. The state machine checks containment for every fence listed in the "
+        "fix's cell, so the tail follows the densest cells (downtown), not the total number of fences."
+    )
     section.notes.append(
         f"Peak resident memory of the benchmark process: {_rss_mb():,.0f} MB "
         "(the fences and the index are dropped between scales)."
@@ -428,5 +504,5 @@ state machine). Pure Python in one process, no I/O.
         "(a few hundred fences at most, well under DynamoDB's 1 MB page); a denser cell pages "
         "and costs one Query per 1 MB, still once per cache TTL."
     )
-    section.seconds = took
+    section.seconds = time.monotonic() - started
     return section
