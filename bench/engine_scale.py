@@ -8,8 +8,7 @@ any prefix is a sample of the mix). For each size it times, per moment, ``Campai
 campaigns; both must decide the same, or the run stops. The growth curve is plotted to
 ``docs/engine_scale.png`` (matplotlib, from requirements-dev.txt) when the page is written.
 
-Position evaluation against 1,000 to 1,000,000 geofences is issue #4's, which is not built yet:
-the page says so instead of a figure.
+Position evaluation against 1,000 to 1,000,000 geofences is ``bench.geofence_scale``'s.
 
 Imports only the pure core (``chalicelib.domain``, ``chalicelib.engine``); no AWS.
 """
@@ -224,6 +223,9 @@ at {de.STORES:,}: more campaigns means more campaigns per store and more chain-w
   campaigns and 1 pass above; every one must decide exactly as the indexed path (candidates in
   order, channels, holdout, suppression), or the run stops with an error.
 - The curve is plotted to `docs/{IMAGE}` (log-log).
+
+Position evaluation against 1,000 to 1,000,000 geofences has its own section
+(`python -m bench --only geofence_scale`).
 """,
     )
     rows = []
@@ -260,17 +262,6 @@ at {de.STORES:,}: more campaigns means more campaigns per store and more chain-w
             ],
             rows,
             caption="Decision time per moment, by campaign count:",
-        )
-    )
-    section.tables.append(
-        Table(
-            ["Geofences", "Position evaluation (indexed)", "Naive scan"],
-            [
-                [f"{n:,}", "not yet measured: needs issue #4", "not yet measured: needs issue #4"]
-                for n in (1_000, 10_000, 100_000, 1_000_000)
-            ],
-            caption="Position evaluation (a raw `Location Updated` against the geofences) is issue #4's "
-            "and is not built yet:",
         )
     )
     if options.images_dir is not None:
