@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -116,12 +117,30 @@ def put_setting(ssm: Any, stage: str, name: str, value: str) -> None:
 
 
 # -- chalice ----------------------------------------------------------------------------------
-def chalice(*args: str) -> str:
+def chalice(*args: str, timeout: float | None = None) -> str:
+    """Run the chalice CLI. With ``timeout`` (seconds), it runs in its own process group, which is
+    killed whole (pip included) if it takes longer; without, it runs until it ends."""
     command = [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())", *args]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"chalice {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+    with subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=timeout is not None,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise SystemExit(f"chalice {' '.join(args)} timed out after {timeout:g} s") from None
+        except BaseException:  # Ctrl-C: stop it, as subprocess.run would
+            process.kill()
+            raise
+    if process.returncode != 0:
+        raise SystemExit(f"chalice {' '.join(args)} failed:\n{stdout}\n{stderr}")
+    return stdout
 
 
 def merge_template(stage: str, out_dir: Path) -> Path:
@@ -144,8 +163,9 @@ def merge_template(stage: str, out_dir: Path) -> Path:
     return path
 
 
-def package(stage: str, out_dir: Path) -> dict[str, Any]:
-    """One SAM template (app + data stack) a pipeline can deploy; checked with cfn-lint and for size."""
+def package(stage: str, out_dir: Path, timeout: float | None = None) -> dict[str, Any]:
+    """One SAM template (app + data stack) a pipeline can deploy; checked with cfn-lint and for size.
+    ``timeout``: seconds ``chalice package`` may take (None: no limit)."""
     from cfnlint.api import lint_file
 
     work = out_dir / "work"
@@ -153,7 +173,7 @@ def package(stage: str, out_dir: Path) -> dict[str, Any]:
     env_before = os.environ.get("AWS_DEFAULT_REGION")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # chalice package needs a region name
     try:
-        chalice("package", "--stage", stage, "--merge-template", str(merge), str(out_dir))
+        chalice("package", "--stage", stage, "--merge-template", str(merge), str(out_dir), timeout=timeout)
     finally:
         if env_before is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
