@@ -165,7 +165,15 @@ class Container:
             self.after_moment,
             fences=self.fences,
             videos=self.video_catalog,
+            distinct=self.distinct,
         )
+
+    @cached_property
+    def distinct(self) -> Any:
+        """The daily distinct-shopper sketches (worker writes, reports read)."""
+        from chalicelib.adapters.dynamodb_distinct import DynamoDBDistinct
+
+        return DynamoDBDistinct(self.dynamodb, self.settings.table_name)
 
     # Videos: admin, what a milestone means, the signed platform webhook ------------------
     @cached_property

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.domain.dedupe import moment_rows
+from chalicelib.domain.distinct import Observation
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ports import QueueMessage, WritePlan
 from chalicelib.domain.profile import Profile, Subject
@@ -414,3 +415,20 @@ class InMemorySmsBudget:
             return False
         self.sent[day] = self.sent.get(day, 0) + 1
         return True
+
+
+class InMemoryDistinct:
+    """adapters/dynamodb_distinct.DynamoDBDistinct in a dict."""
+
+    def __init__(self) -> None:
+        self.days: dict[str, dict[int, int]] = {}
+
+    def raise_to(self, day: str, observation: Observation) -> bool:
+        registers = self.days.setdefault(day, {})
+        if registers.get(observation.index, 0) >= observation.value:
+            return False
+        registers[observation.index] = observation.value
+        return True
+
+    def sketches(self, days: Sequence[str]) -> dict[str, dict[int, int]]:
+        return {day: dict(self.days.get(day, {})) for day in days}

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.campaigns import Campaign
 from chalicelib.domain.counters import CounterIncrement
+from chalicelib.domain.distinct import Observation
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.domain.records import AppKey, QrCode
 
@@ -27,6 +28,14 @@ class EventQueue(Protocol):
     def send(self, messages: Sequence[QueueMessage]) -> None:
         """Enqueue all messages or raise RetryableError (some may have been enqueued)."""
         ...
+
+
+class DistinctSketches(Protocol):
+    """Daily distinct-shopper sketches (domain/distinct.py)."""
+
+    def raise_to(self, day: str, observation: Observation) -> bool: ...
+
+    def sketches(self, days: Sequence[str]) -> dict[str, dict[int, int]]: ...
 
 
 class AppKeyRepository(Protocol):

@@ -19,6 +19,7 @@ trigger has ReportBatchItemFailures; Chalice cannot set it, aws/chalice#2029).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,11 +46,13 @@ from chalicelib.domain.events import (
     MomentKind,
     classify,
 )
-from chalicelib.domain.ports import MomentStore, WritePlan
+from chalicelib.domain.ports import DistinctSketches, MomentStore, WritePlan
 from chalicelib.domain.profile import Profile, Subject
 from chalicelib.settings import Settings
 from chalicelib.use_cases.detect_moments import MomentDetector
 from chalicelib.use_cases.scan_qr import QrCodes
+
+logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 PARKED_FOR = timedelta(days=14)  # the longest an SQS dead-letter queue keeps a message
@@ -129,6 +132,7 @@ class _Applied:
     alias: tuple[str, str] | None = None
     absent_alias: str | None = None
     absent_anonymous_profile: str | None = None
+    first_today: bool = False  # the shopper's first event of its UTC day (distinct shoppers)
 
 
 @dataclass
@@ -147,12 +151,14 @@ class ProcessEvent:
         after_commit: AfterCommit | None = None,
         fences: Any = None,  # FenceLookup (chalicelib.use_cases.detect_moments); None: no detectors
         videos: Any = None,  # VideoFacts: a milestone's intent and products (None: not known)
+        distinct: DistinctSketches | None = None,  # None: distinct shoppers not counted
     ) -> None:
         self._store = store
         self._qr_codes = qr_codes
         self._settings = settings
         self._clock = clock
         self._after_commit = after_commit
+        self._distinct = distinct
         self._detector = (
             MomentDetector(fences, settings.max_travel_kmh, videos) if fences is not None else None
         )
@@ -208,6 +214,8 @@ class ProcessEvent:
                             results[members[0]] = exc
                         continue
                 for applied in group.events:
+                    if applied.first_today and applied.outcome is Outcome.PROCESSED:
+                        self._count_distinct(envelopes[applied.index].event)
                     try:
                         results[applied.index] = self._follow_up(
                             applied, envelopes[applied.index].event, contexts[applied.index]
@@ -446,9 +454,27 @@ class ProcessEvent:
             alias,
             absent_alias,
             absent_anonymous_profile,
+            first_today,
         )
 
     # -- after the commit ----------------------------------------------------------------
+    def _count_distinct(self, event: Event) -> None:
+        """Raise the day's distinct-shopper sketch for the shopper's first event of the day.
+        Best effort: the event is committed, and a redelivery (a duplicate) would not come
+        back here, so a failure only makes the estimate a little low (domain/distinct.py)."""
+        if self._distinct is None:
+            return
+        from chalicelib.domain import distinct
+        from chalicelib.domain.counters import day_bucket
+
+        observation = distinct.observe(distinct.shopper_key(event.user_id, event.anonymous_id))
+        try:
+            self._distinct.raise_to(day_bucket(event.timestamp), observation)
+        except Exception as exc:  # noqa: BLE001 - never fail a committed event for an estimate
+            logger.warning(
+                "distinct shopper not counted", extra={"message_id": event.message_id, "error": str(exc)}
+            )
+
     def _follow_up(self, applied: _Applied, event: Event, context: MomentContext) -> Processed:
         outcome, subject, profile, record = applied.outcome, applied.subject, applied.profile, applied.record
         if "detected" in record:  # the detectors decided: their moments, not the event's

@@ -162,3 +162,30 @@ def test_messages_are_json_envelopes_with_a_version(harness):
     harness.post("/v1/track", geofence("v-1"))
     body = harness.sqs.receive_message(QueueUrl=harness.outputs["EventsQueueUrl"])["Messages"][0]["Body"]
     assert json.loads(body)["v"] == 1
+
+
+def test_distinct_shoppers_sketch_counts_each_shopper_once_on_moto(harness):
+    from chalicelib import wiring
+    from chalicelib.domain import distinct
+
+    for n in range(3):  # three shoppers, one of them twice, then everything redelivered
+        for m in range(1 + (n == 0)):
+            payload = geofence(f"d-{n}-{m}", user=f"shopper-{n}")
+            for _ in range(2):
+                assert harness.post("/v1/track", payload).status_code == 200
+    assert harness.pump.drain() == 8
+
+    day = datetime.now(UTC).strftime("%Y%m%d")
+    sketches = wiring.container().distinct.sketches([day])
+    registers = harness.scan(f"STAT#distinct#{day}")
+    assert (
+        len(registers)
+        == len(sketches[day])
+        == len({distinct.observe(f"shopper-{n}").index for n in range(3)})
+    )
+    assert distinct.estimate(sketches[day]) == 3
+    # the conditional write keeps the larger value and refuses a smaller one without an error
+    store = wiring.container().distinct
+    assert store.raise_to(day, distinct.observe("shopper-0")) is False
+    assert store.raise_to(day, distinct.Observation(1023, 55)) is True
+    assert wiring.container().distinct.sketches([day])[day][1023] == 55

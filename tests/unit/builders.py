@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.in_memory import InMemoryMomentStore, InMemoryQrCodes
+from chalicelib.adapters.in_memory import InMemoryDistinct, InMemoryMomentStore, InMemoryQrCodes
 from chalicelib.contracts import queue_envelope
 from chalicelib.contracts.queue_envelope import Envelope
 from chalicelib.contracts.segment import parse_event
@@ -205,7 +205,10 @@ class Worker:
         self.store = store if store is not None else InMemoryMomentStore()
         self.qr_repository = InMemoryQrCodes()
         self.qr_codes = QrCodes(self.qr_repository, self.settings)
-        self.process = ProcessEvent(self.store, self.qr_codes, self.settings, self.clock)
+        self.distinct = InMemoryDistinct()
+        self.process = ProcessEvent(
+            self.store, self.qr_codes, self.settings, self.clock, distinct=self.distinct
+        )
 
     def add_qr_code(
         self,
