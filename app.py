@@ -19,6 +19,8 @@ Routes:
                                              reports over the counters, as JSON
   GET  /admin/dashboard                      the reports on one HTML page (a browser may use
                                              HTTP Basic locally: password = the admin token)
+  POST /admin/dashboard/links                a signed link to it that expires, for a phone
+  GET  /dashboard/{token}                    the dashboard through such a link (404 page if not valid)
   DELETE /admin/users/{user_id}              erase a user: profile, moments, offers, caps,
                                              devices and push endpoints, aliases, anonymous ids
 Events:
@@ -187,7 +189,7 @@ def qr_redirect(code: str) -> Response:
 
 @app.route("/c/{token}", methods=["GET"])
 def offer_click(token: str) -> Response:
-    """The tracked link in an offer's email (and push ``click_url``): count the click, then
+    """The tracked link in an offer's email (and a push's ``deep_link``): count the click, then
     send the shopper to the offer's deep link (only ever an offer's own stored link)."""
     from chalicelib.domain.errors import NotFound, RetryableError
 
@@ -619,16 +621,54 @@ def admin_dashboard() -> Response:
     from chalicelib.http_errors import error_response
 
     request = _request()
-    container = wiring.container()
     try:
-        container.admin_auth.check(request.headers, request.context or {})
+        wiring.container().admin_auth.check(request.headers, request.context or {})
     except Unauthorized as exc:
         refused = error_response(exc)
         refused.headers["WWW-Authenticate"] = DASHBOARD_CHALLENGE
         return refused
+    return _dashboard_page()
+
+
+@app.route("/admin/dashboard/links", methods=["POST"], authorizer=iam, content_types=["application/json"])
+@handles_errors
+def create_dashboard_link() -> Response:
+    """A signed link to the dashboard for a browser (a phone) that cannot sign requests:
+    ``{"hours": 12}`` (optional, at most a week) -> ``201 {"url", "expires_at"}``."""
+    request = _request()
+    by = wiring.container().admin_auth.check(request.headers, request.context or {})
+    body = _json_body(1024) if request.raw_body else {}
+    if not isinstance(body, dict):
+        from chalicelib.domain.errors import FieldError, InvalidInput
+
+        raise InvalidInput([FieldError("body", "must be a JSON object")])
+    link = wiring.container().dashboard_links.mint(body.get("hours"), by)
+    return json_response(201, link.as_dict())
+
+
+@app.route("/dashboard/{token}", methods=["GET"])
+def dashboard_by_link(token: str) -> Response:
+    """The dashboard through a signed, expiring link (``POST /admin/dashboard/links``)."""
+    from chalicelib.domain.errors import InvalidInput, NotFound, RetryableError
+
+    try:
+        wiring.container().dashboard_links.check(token)
+        return _dashboard_page()
+    except NotFound as exc:
+        return _page(404, "Dashboard link not valid", f"<p>{html.escape(str(exc).capitalize())}.</p>")
+    except InvalidInput as exc:
+        problems = "".join(f"<li>{html.escape(e.field)}: {html.escape(e.message)}</li>" for e in exc.errors)
+        return _page(400, "Check the filters", f"<ul>{problems}</ul>")
+    except RetryableError:
+        page = _page(503, "Please try again", "<p>We couldn't read the reports just now.</p>")
+        page.headers["Retry-After"] = "2"
+        return page
+
+
+def _dashboard_page() -> Response:
     from chalicelib import dashboard
 
-    page = dashboard.render(container.reports.dashboard(_report_params()))
+    page = dashboard.render(wiring.container().reports.dashboard(_report_params()))
     return Response(
         body=page,
         status_code=200,

@@ -322,6 +322,12 @@ class Container:
         return OfferClicks(self.offer_ledger, self.ingest, self.settings, self.clock)
 
     @cached_property
+    def dashboard_links(self) -> Any:
+        from chalicelib.use_cases.dashboard_links import DashboardLinks
+
+        return DashboardLinks(self.settings, self.clock)
+
+    @cached_property
     def campaign_admin(self) -> Any:
         from chalicelib.use_cases.campaign_admin import CampaignAdmin
 

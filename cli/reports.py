@@ -7,6 +7,7 @@ peak-hours    day of week x hour of day in each store's own time zone
 lift          treatment vs holdout conversion with a 95 % confidence interval (Newcombe)
 suppression   why offers were not sent, overall and per campaign
 dashboard     all of it as one HTML page (--out, default dashboard.html)
+dashboard-link  a signed link to the dashboard that expires, for a browser or a phone
 
 Every report takes --from / --to (UTC days, inclusive; default the 7 days up to today; at most
 92 days), --store, --campaign and --moment (a moment type), and prints a rich table (--format
@@ -17,7 +18,8 @@ below that).
 It reads the counters through the same use case as GET /admin/reports/... . On a deployed
 stage (IAM only, no browser login) run it with --use-env, the stage's MM_* variables and AWS
 credentials that may read its table: `python -m cli --use-env reports dashboard --out
-dashboard.html`, then open the file.
+dashboard.html`, then open the file; or `python -m cli --use-env reports dashboard-link` for a
+link that opens the live dashboard in any browser until it expires.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ OPTION_OF = {
     "by": "--by",
     "interval": "--interval",
     "metric": "--metric",
+    "hours": "--hours",
 }
 FORMATS = ("table", "csv", "json")
 REPORTS: dict[str, tuple[str, str]] = {  # command -> (help, description)
@@ -152,6 +155,23 @@ def add_parser(commands: Any) -> None:
             )
             parser.add_argument("--out", metavar="FILE", help="write to this file instead of printing")
         parser.set_defaults(run=_run, report=name)
+    link = sub.add_parser(
+        "dashboard-link",
+        help="a signed link to the dashboard that expires (for a phone)",
+        description="Print a link to the stage's dashboard that works in any browser, a phone's "
+        "included, until it expires: GET /dashboard/{token}, signed with the stage's token "
+        "signing key (what POST /admin/dashboard/links returns). Anyone holding the link can "
+        "read the dashboard until then, so keep it short. The filters given here are the "
+        "page's starting filters. For a deployed stage run it with --use-env.",
+    )
+    _filter_options(link)
+    link.add_argument(
+        "--hours",
+        type=float,
+        default=None,
+        help="how long the link works (default 12, at most 168: a week)",
+    )
+    link.set_defaults(run=_link, report="dashboard-link")
 
 
 # --- running --------------------------------------------------------------------------------
@@ -172,6 +192,18 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
         "metric": getattr(args, "metric", None),
     }
     return {k: v for k, v in values.items() if v is not None}
+
+
+@_guarded
+def _link(args: argparse.Namespace, container: Any, out: TextIO) -> int:
+    from urllib.parse import urlencode
+
+    link = container.dashboard_links.mint(args.hours, "cli")
+    params = _params(args)
+    query = f"?{urlencode(params)}" if params else ""
+    print(f"{link.url}{query}", file=out)
+    print(f"works until {link.as_dict()['expires_at']} (UTC)", file=out)
+    return 0
 
 
 @_guarded
