@@ -624,6 +624,12 @@ def _lift_cell(lift: Mapping[str, Any]) -> str:
     status = str(lift.get("status") or "not_enough_data")
     minimum = _dict(lift.get("minimum"))
     method = str(lift.get("method") or "")
+    if status == "inconsistent":
+        return (
+            f'<td class="lift" data-label="Lift" data-status="{_e(status)}">'
+            '<span class="badge badge-wait">Check counts</span>'
+            '<span class="muted">more converters than shoppers: counters from before cohorts</span></td>'
+        )
     if status != "ok":
         need_users = _int(minimum.get("users_per_group")) or 30
         need_conv = _int(minimum.get("converters")) or 5
@@ -659,7 +665,9 @@ def _lift_cell(lift: Mapping[str, Any]) -> str:
 def _campaigns(campaigns: list[dict[str, Any]]) -> str:
     note = (
         "Lift compares converters among shoppers who were sent offers (treatment) with the holdout "
-        "group, who never were: the difference in conversion rate with its 95 % confidence interval."
+        "group, who never were: the difference in conversion rate with its 95 % confidence interval. "
+        "Each group is the cohort of shoppers the campaign first reached in this range, and how many "
+        "of them have converted so far."
     )
     if not campaigns:
         return _section("campaigns", "Campaigns and lift", _empty("No campaign decided any offer yet."), note)

@@ -9,9 +9,11 @@ win; the loser's cancellation reasons say which guardrail stopped it.
 Outcome counters (domain/offer_stats.py) ride in the same transaction as the ledger write
 that makes them true: ``STAT#offers#{campaign}#s{n}``/``{hour}#{store}`` gets its ``ADD``, and for a
 shopper's first decision / conversion in a campaign ``SEEN#{campaign}`` under the shopper is
-created / stamped with a condition. The SEEN item is read first (cheap, and it keeps the
-transaction from failing in the common case); if a racing worker got there between the read
-and the write, the transaction is rebuilt without it.
+created (with the first decision's bucket) / stamped with a condition, and the first
+conversion's ``converters`` counter goes to that first-decision bucket (``cohort_counter``).
+The SEEN item is read first (cheap, and it keeps the transaction from failing in the common
+case); if a racing worker got there between the read and the write, the transaction is
+rebuilt without it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from chalicelib.adapters.dynamodb_table import (
 )
 from chalicelib.domain.campaigns import Campaign, campaign_from_dict
 from chalicelib.domain.errors import Conflict, RetryableError
-from chalicelib.domain.offer_stats import OfferStat
+from chalicelib.domain.offer_stats import OfferStat, cohort_counter, seen_fields
 from chalicelib.domain.offers import CapReached, Device, Reservation, address_hash
 from chalicelib.domain.profile import Subject
 
@@ -107,7 +109,7 @@ class DynamoDBOfferLedger:
             seen = deserialize(found["Item"]) if found.get("Item") else None
             if stat.first_decision and seen is None:
                 counts[stat.first_decision_name()] = counts.get(stat.first_decision_name(), 0) + 1
-                record: dict[str, Any] = {"PK": pk, "SK": f"SEEN#{stat.campaign_id}", "group": stat.group}
+                record: dict[str, Any] = {"PK": pk, "SK": f"SEEN#{stat.campaign_id}", **seen_fields(stat)}
                 if ttl_epoch is not None:
                     record["ttl"] = ttl_epoch + 335 * DAY  # about a year after the first decision
                 items.append(
@@ -123,7 +125,21 @@ class DynamoDBOfferLedger:
                     )
                 )
             elif stat.first_conversion and (seen is None or "converted_at" not in seen):
-                counts[stat.first_conversion_name()] = counts.get(stat.first_conversion_name(), 0) + 1
+                # the converter joins the cohort of the first decision, whose bucket SEEN holds;
+                # the condition makes sure SEEN still says what was read
+                cohort_pk, cohort_sk, name = cohort_counter(stat, seen)
+                if (cohort_pk, cohort_sk) == (stat.pk, stat.sk):
+                    counts[name] = counts.get(name, 0) + 1
+                else:
+                    items.append((self._add(cohort_pk, cohort_sk, {name: 1}), ("stat", "")))
+                first_hour = seen.get("first_hour") if seen else None
+                values = {":at": {"S": stat.hour}, ":g": {"S": stat.group}}
+                condition = "attribute_not_exists(converted_at) AND "
+                if first_hour:
+                    condition += "first_hour = :fh"
+                    values[":fh"] = {"S": str(first_hour)}
+                else:
+                    condition += "attribute_not_exists(first_hour)"
                 items.append(
                     (
                         {
@@ -131,34 +147,30 @@ class DynamoDBOfferLedger:
                                 "TableName": self._table,
                                 "Key": seen_key,
                                 "UpdateExpression": "SET converted_at = :at, #group = if_not_exists(#group, :g)",
-                                "ConditionExpression": "attribute_not_exists(converted_at)",
+                                "ConditionExpression": condition,
                                 "ExpressionAttributeNames": {"#group": "group"},
-                                "ExpressionAttributeValues": {
-                                    ":at": {"S": stat.hour},
-                                    ":g": {"S": stat.group},
-                                },
+                                "ExpressionAttributeValues": values,
                             }
                         },
                         SEEN_RACE,
                     )
                 )
+        items.append((self._add(stat.pk, stat.sk, counts), ("stat", "")))
+        return items
+
+    def _add(self, pk: str, sk: str, counts: dict[str, int]) -> dict[str, Any]:
+        """ADD each of ``counts`` to the counter item (pk, sk)."""
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values = {f":c{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
-        items.append(
-            (
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": key(stat.pk, stat.sk),
-                        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-                ("stat", ""),
-            )
-        )
-        return items
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": key(pk, sk),
+                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     def _transact(
         self,

@@ -174,7 +174,7 @@ class InMemoryOfferLedger:
         self.visits: set[tuple[Subject, str]] = set()
         self.codes: dict[str, tuple[Subject, str]] = {}
         self.stats: dict[tuple[str, str], dict[str, int]] = {}  # (PK, SK) -> counter -> n
-        self.seen: dict[tuple[Subject, str], dict[str, str]] = {}  # (shopper, campaign) -> SEEN
+        self.seen: dict[tuple[Subject, str], dict[str, Any]] = {}  # (shopper, campaign) -> SEEN
 
     def get(self, subject: Subject, offer_id: str) -> dict[str, Any] | None:
         record = self.records.get((subject, offer_id))
@@ -184,16 +184,20 @@ class InMemoryOfferLedger:
         """Add ``stat`` (an OfferStat) the way the DynamoDB ledger does, SEEN included."""
         if stat is None:
             return
+        from chalicelib.domain.offer_stats import cohort_counter, seen_fields
+
         counts = stat.counts()
         seen = self.seen.get((subject, stat.campaign_id))
         if stat.first_decision and seen is None:
-            self.seen[(subject, stat.campaign_id)] = {"group": stat.group}
+            self.seen[(subject, stat.campaign_id)] = seen_fields(stat)
             counts[stat.first_decision_name()] = counts.get(stat.first_decision_name(), 0) + 1
         elif stat.first_conversion and (seen is None or "converted_at" not in seen):
+            cohort_pk, cohort_sk, name = cohort_counter(stat, seen)
+            cohort = self.stats.setdefault((cohort_pk, cohort_sk), {})
+            cohort[name] = cohort.get(name, 0) + 1
             self.seen.setdefault((subject, stat.campaign_id), {"group": stat.group})["converted_at"] = (
                 stat.hour
             )
-            counts[stat.first_conversion_name()] = counts.get(stat.first_conversion_name(), 0) + 1
         item = self.stats.setdefault((stat.pk, stat.sk), {})
         for name, n in counts.items():
             item[name] = item.get(name, 0) + n

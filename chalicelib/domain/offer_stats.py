@@ -32,12 +32,23 @@ Metrics, counted at the time the thing happened (the hour bucket of that time):
                             touch); ``group`` is ``treatment`` or ``holdout``
 ``users:{group}``           the shopper's first decision for this campaign: distinct shoppers
                             per group (holdout assignment is per shopper and campaign)
-``converters:{group}``      the shopper's first conversion for this campaign
+``converters:{group}``      the shopper's first conversion for this campaign, counted in the
+                            bucket of the shopper's FIRST DECISION (see below), not of the
+                            conversion
 
-``users`` and ``converters`` are exact per (shopper, campaign): a ``SEEN#{campaign_id}`` item
-under the shopper remembers the group and the first conversion (erased with the shopper).
-They are counted in the hour, store and moment type of that first decision / conversion, so
-with a store or moment-type filter they mean "first reached here".
+``users`` and ``converters`` are exact per (shopper, campaign) and form cohorts: a
+``SEEN#{campaign_id}`` item under the shopper (erased with the shopper) remembers the group
+and the bucket (UTC hour, store, moment type, shard) of the first decision, and is stamped
+``converted_at`` at the first conversion. ``users`` is counted in that first-decision bucket,
+and so is ``converters``: the first conversion reads the bucket from SEEN in the same
+conditional transaction that stamps it (``cohort_counter``). So the ``users`` and
+``converters`` of any set of buckets are the same shoppers: those first reached there, and how
+many of them have converted so far (at any later time). Lift over a range is therefore the
+cohort of shoppers first reached in the range; ``converters <= users`` always holds.
+
+Existing data: SEEN items written before the bucket was stored (no ``first_hour``), and
+conversions of shoppers without a SEEN item, count the converter in the conversion's own
+bucket, as this module did before; for those shoppers the first decision's bucket is unknown.
 
 Write load: a DynamoDB partition takes about 1,000 write units a second, i.e. a few hundred of
 these transactional counter updates. A campaign's outcomes are spread over
@@ -50,8 +61,10 @@ hundreds of offer outcomes a second to reach one partition's limit. The shard co
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.clock import hour_bucket
 
@@ -87,7 +100,7 @@ def split_name(name: str) -> tuple[str, str]:
     return (metric, moment) if metric else (name, "-")
 
 
-def group_of(record: dict[str, object]) -> str:
+def group_of(record: Mapping[str, object]) -> str:
     return "holdout" if record.get("status") == "holdout" else "treatment"
 
 
@@ -110,8 +123,12 @@ class OfferStat:
     extra: dict[str, int] = field(default_factory=dict)  # counter name -> n, added as is
 
     @property
+    def shard(self) -> int:
+        return stat_shard(self.store_id)
+
+    @property
     def pk(self) -> str:
-        return stat_pk(self.campaign_id, stat_shard(self.store_id))
+        return stat_pk(self.campaign_id, self.shard)
 
     @property
     def sk(self) -> str:
@@ -142,6 +159,37 @@ class OfferStat:
 
     def first_conversion_name(self) -> str:
         return counter_name(f"converters:{self.group}", self.moment_type)
+
+
+def seen_fields(stat: OfferStat) -> dict[str, Any]:
+    """What ``SEEN#{campaign_id}`` remembers of a shopper's first decision (``stat``): the
+    group and the bucket ``users:{group}`` was counted in, where the converter will be too."""
+    return {
+        "group": stat.group,
+        "first_hour": stat.hour,
+        "first_store": stat.store_id or NO_STORE,
+        "first_moment": stat.moment_type or "-",
+        "first_shard": stat.shard,
+    }
+
+
+def cohort_counter(stat: OfferStat, seen: Mapping[str, Any] | None) -> tuple[str, str, str]:
+    """(PK, SK, counter name) of the ``converters:{group}`` counter that the shopper's first
+    conversion (``stat``) adds 1 to: the bucket of their first decision, read from ``seen``
+    (their ``SEEN#{campaign_id}`` item). An old SEEN item without ``first_hour``, or none at
+    all, falls back to the conversion's own bucket (the behaviour before cohorts; the first
+    decision's bucket was not kept for those shoppers)."""
+    if not seen or not seen.get("first_hour"):
+        return stat.pk, stat.sk, stat.first_conversion_name()
+    group = str(seen.get("group") or stat.group)
+    store = str(seen.get("first_store") or NO_STORE)
+    moment = str(seen.get("first_moment") or "-")
+    shard = int(seen.get("first_shard", stat_shard(None if store == NO_STORE else store)))
+    return (
+        stat_pk(stat.campaign_id, shard),
+        stat_sk(str(seen["first_hour"]), None if store == NO_STORE else store),
+        counter_name(f"converters:{group}", None if moment == "-" else moment),
+    )
 
 
 def stat_for(record: dict[str, object], at: datetime, *metrics: str) -> OfferStat | None:

@@ -9,9 +9,15 @@ change moves the hours it should: in the autumn two UTC hours land in the same l
 the spring one local hour never occurs). Rates are rounded to 4 decimals and ``None`` when the
 denominator is 0.
 
-Lift: treatment vs holdout conversion per campaign from the ``users:{group}`` and
-``converters:{group}`` counters (distinct shoppers whose first decision / first conversion for
-the campaign fell in the range and filters). The 95 % interval for the difference of the two
+Lift: treatment vs holdout conversion per campaign, over a COHORT: the shoppers first reached
+by the campaign in the range and filters (``users:{group}``: their first decision for the
+campaign fell in the range, store and moment type asked for), and how many of those shoppers
+have converted so far, at any time up to now, also after ``to`` (``converters:{group}``,
+counted in the bucket of the shopper's first decision, see domain/offer_stats.py). A later
+week of a long-running campaign is thus its new shoppers of that week, not everyone who
+converted that week. ``converters <= users`` always holds for cohort counters; counters written
+before cohorts (converters in the hour of the conversion) can break it, and then the status
+is ``inconsistent`` with no interval. The 95 % interval for the difference of the two
 conversion rates is Newcombe's hybrid score interval (method 10 of Newcombe 1998: a Wilson
 score interval per group, combined). It is only given when each group has at least
 ``MIN_USERS_PER_GROUP`` (30) shoppers and the two groups together at least ``MIN_CONVERTERS``
@@ -64,6 +70,11 @@ Z95 = 1.959963984540054  # the 0.975 quantile of the standard normal distributio
 MIN_USERS_PER_GROUP = 30
 MIN_CONVERTERS = 5
 LIFT_METHOD = "newcombe_hybrid_score"
+LIFT_COHORT = (
+    "cohort of shoppers first reached in the range: users = shoppers whose first decision for "
+    "the campaign fell in the range and filters; converters = how many of them have converted "
+    "so far (at any time, also after the range)"
+)
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -362,13 +373,17 @@ def newcombe_hybrid(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple
 
 
 def lift(t_users: int, t_converters: int, h_users: int, h_converters: int) -> dict[str, Any]:
-    """Treatment vs holdout conversion. Converters are clamped to users (a shopper first
-    decided before the range can first convert inside it), so the rates stay proportions."""
-    t_conv, h_conv = min(t_converters, t_users), min(h_converters, h_users)
+    """Treatment vs holdout conversion of one cohort: ``users`` shoppers first reached in the
+    range (per group) and how many of them have converted so far (``converters``, counted in
+    the bucket of each shopper's first decision, see domain/offer_stats.py), so
+    ``converters <= users`` by construction. Counters written before cohorts existed can break
+    that; then the status is ``inconsistent`` and there is no interval (nothing is clamped)."""
+    t_conv, h_conv = t_converters, h_converters
+    consistent = t_conv <= t_users and h_conv <= h_users
     t_rate, h_rate = rate(t_conv, t_users), rate(h_conv, h_users)
     difference = None
     relative = None
-    if t_users and h_users:
+    if t_users and h_users and consistent:
         exact = t_conv / t_users - h_conv / h_users
         difference = round(exact, 4)
         relative = round(exact / (h_conv / h_users), 4) if h_conv else None
@@ -378,11 +393,12 @@ def lift(t_users: int, t_converters: int, h_users: int, h_converters: int) -> di
         and t_conv + h_conv >= MIN_CONVERTERS
     )
     ci95 = None
-    if enough:
+    if enough and consistent:
         low, high = newcombe_hybrid(t_conv, t_users, h_conv, h_users)
         ci95 = [round(low, 4), round(high, 4)]
+    status = "inconsistent" if not consistent else "ok" if enough else "not_enough_data"
     return {
-        "status": "ok" if enough else "not_enough_data",
+        "status": status,
         "treatment": {"users": t_users, "converters": t_conv, "rate": t_rate},
         "holdout": {"users": h_users, "converters": h_conv, "rate": h_rate},
         "difference": difference,

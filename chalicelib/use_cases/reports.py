@@ -16,6 +16,7 @@ Imports no AWS SDK and no web framework.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cached_property
@@ -30,6 +31,7 @@ from chalicelib.domain.offer_stats import NO_STORE
 from chalicelib.settings import Settings
 
 Params = Mapping[str, Any]
+logger = logging.getLogger(__name__)
 
 
 class CampaignList(Protocol):
@@ -153,6 +155,18 @@ class _Data:
         }
 
 
+def _warn_inconsistent(rows: Sequence[Mapping[str, Any]]) -> None:
+    """A guard, not a fix: cohort counters never have more converters than users, so this only
+    logs counters from before cohorts (domain/offer_stats.cohort_counter's fallback)."""
+    for row in rows:
+        if row["lift"]["status"] == "inconsistent":
+            logger.warning(
+                "lift: more converters than users for campaign %s (counters from before cohorts?): %s",
+                row["campaign_id"],
+                {g: row["lift"][g] for g in ("treatment", "holdout")},
+            )
+
+
 class Reports:
     def __init__(
         self,
@@ -197,7 +211,12 @@ class Reports:
             reports.campaign_row(c.id, c.name, c.status, data.per_campaign.get(c.id, {}))
             for c in data.listed_campaigns()
         ]
-        return {"filters": data.filters.as_dict(), "campaigns": reports.sort_campaign_rows(rows)}
+        _warn_inconsistent(rows)
+        return {
+            "filters": data.filters.as_dict(),
+            "lift_cohort": reports.LIFT_COHORT,
+            "campaigns": reports.sort_campaign_rows(rows),
+        }
 
     # -- 3. engagement ----------------------------------------------------------------------
     def engagement(self, params: Params) -> dict[str, Any]:
@@ -258,7 +277,8 @@ class Reports:
             {"campaign_id": c.id, "name": c.name, **reports.lift_of(data.per_campaign.get(c.id, {}))}
             for c in data.listed_campaigns()
         ]
-        return {"filters": data.filters.as_dict(), "campaigns": rows}
+        _warn_inconsistent([{**row, "lift": row} for row in rows])
+        return {"filters": data.filters.as_dict(), "cohort": reports.LIFT_COHORT, "campaigns": rows}
 
     # -- 6. suppression ---------------------------------------------------------------------
     def suppression(self, params: Params) -> dict[str, Any]:

@@ -131,3 +131,82 @@ def test_an_ses_delivery_notification_counts_delivered_once(harness, coffee_here
     assert (totals["sent"], totals["delivered"], totals["engaged"]) == (1, 1, 0)
     [after] = offers(harness, "quinn")
     assert after["delivered_at"]
+
+
+def test_the_first_conversion_joins_the_cohort_of_the_first_decision_in_dynamodb(harness):
+    """The ledger's transactions on moto: users and converters in the first decision's bucket,
+    the conversion's own counters in its hour, exactly once; a SEEN item from before cohorts
+    falls back to the conversion's bucket; a conversion in the very bucket of the first
+    decision is one ADD on one item (a transaction may touch an item once)."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.adapters.dynamodb_offers import DynamoDBOfferLedger
+    from chalicelib.adapters.dynamodb_table import serialize
+    from chalicelib.domain.clock import hour_bucket, iso
+    from chalicelib.domain.errors import Conflict
+    from chalicelib.domain.offer_stats import conversion_stat, decision_stat, stat_pk, stat_shard
+    from chalicelib.domain.profile import Subject
+
+    table = harness.outputs["TableName"]
+    ledger = DynamoDBOfferLedger(harness.dynamodb, table)
+    t0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    valid = iso(t0 + timedelta(days=30))
+
+    def decide(user: str, offer: str, store: str, at: datetime) -> dict:
+        record = {
+            "offer_id": offer,
+            "campaign_id": "cohort",
+            "status": "holdout",
+            "store_id": store,
+            "moment": "qr_scanned",
+            "valid_until": valid,
+            "created_at": iso(at),
+        }
+        ledger.record(Subject.user(user), offer, record, 2_000_000_000, decision_stat(record, at))
+        return record
+
+    def convert(user: str, record: dict, at: datetime) -> None:
+        stat = conversion_stat(record, at, redeemed=False)
+        ledger.mark_converted(
+            Subject.user(user), record["offer_id"], "converted_at", iso(at), ("holdout",), "o", stat
+        )
+
+    def item(store: str, at: datetime) -> dict:
+        return harness.item(stat_pk("cohort", stat_shard(store)), f"{hour_bucket(at)}#{store}") or {}
+
+    first = decide("ann", "of_a", "s1", t0)
+    second = decide("ann", "of_b", "s2", t0 + timedelta(days=7))
+    later = t0 + timedelta(days=7, hours=2)
+    convert("ann", second, later)
+    with pytest.raises(Conflict):
+        convert("ann", second, later)  # the same conversion again changes nothing
+    convert("ann", first, later)  # a second conversion: not the shopper's first
+
+    assert item("s1", t0) == {
+        "PK": stat_pk("cohort", stat_shard("s1")),
+        "SK": f"{hour_bucket(t0)}#s1",
+        "decided|qr_scanned": 1,
+        "holdout|qr_scanned": 1,
+        "users:holdout|qr_scanned": 1,
+        "converters:holdout|qr_scanned": 1,
+    }
+    assert item("s2", later)["converted:holdout|qr_scanned"] == 1
+    assert not any(k.startswith("converters:") for k in item("s2", later))
+    assert item("s1", later)["converted:holdout|qr_scanned"] == 1
+    seen = harness.item("USER#ann", "SEEN#cohort")
+    assert seen is not None and (seen["first_hour"], seen["first_store"]) == (hour_bucket(t0), "s1")
+
+    # converting in the first decision's own hour and store: one item, one ADD
+    bob = decide("bob", "of_c", "s3", t0)
+    convert("bob", bob, t0 + timedelta(minutes=10))
+    assert item("s3", t0)["converters:holdout|qr_scanned"] == 1
+    assert item("s3", t0)["converted:holdout|qr_scanned"] == 1
+
+    # a shopper whose SEEN item predates cohorts (group only): the conversion's own bucket
+    old = decide("cy", "of_d", "s4", t0)
+    harness.dynamodb.put_item(
+        TableName=table, Item=serialize({"PK": "USER#cy", "SK": "SEEN#cohort", "group": "holdout"})
+    )
+    convert("cy", old, later)
+    assert item("s4", later)["converters:holdout|qr_scanned"] == 1
+    assert "converters:holdout|qr_scanned" not in item("s4", t0)

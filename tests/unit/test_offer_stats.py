@@ -11,9 +11,11 @@ from chalicelib.domain.clock import hour_bucket
 from chalicelib.domain.offer_stats import (
     OFFER_STAT_SHARDS,
     OfferStat,
+    cohort_counter,
     conversion_stat,
     counter_name,
     decision_stat,
+    seen_fields,
     split_name,
     stat_for,
     stat_shard,
@@ -200,3 +202,58 @@ def test_counts_land_in_the_hour_they_happened():
         "opened|geofence_entered": 1,
         "engaged|geofence_entered": 1,
     }
+
+
+# --- lift cohorts: a converter counts where the shopper was first reached ----------------------
+
+
+def test_a_first_conversion_counts_in_the_bucket_of_the_shoppers_first_decision():
+    world = OfferWorld([campaign(holdout_percent=25)], at=NOW, stores=STORES)
+    [treated], [control] = held_out("coffee", 1, False), held_out("coffee", 1, True)
+    for user in (treated, control):
+        world.shopper(user)
+        world.deliver(world.geofence(f"m1-{user}", user_id=user, store_id="s1"))
+    first = hour_bucket(NOW)
+    world.clock.advance(days=1, hours=3)  # a week later in a long campaign: another store, hour
+    for user in (treated, control):
+        world.deliver(world.geofence(f"m2-{user}", user_id=user, store_id="s2"))
+    world.clock.advance(minutes=5)
+    later = hour_bucket(world.clock.now())
+    for user in (treated, control):  # orders: last touch is the second offer (store s2)
+        world.deliver(world.order(f"ord-{user}", user_id=user))
+        world.deliver(world.order(f"ord-{user}", user_id=user))  # redelivered
+
+    by_item = {sk: counts for (_pk, sk), counts in world.ledger.stats.items()}
+    assert by_item[f"{first}#s1"]["users:treatment|geofence_entered"] == 1
+    assert by_item[f"{first}#s1"]["converters:treatment|geofence_entered"] == 1
+    assert by_item[f"{first}#s1"]["converters:holdout|geofence_entered"] == 1
+    assert by_item[f"{later}#s2"]["converted:treatment|geofence_entered"] == 1  # the offer's own hour
+    assert not any(n.startswith(("users:", "converters:")) for n in by_item[f"{later}#s2"])
+    seen = world.ledger.seen[(Subject.user(treated), "coffee")]
+    assert (seen["first_hour"], seen["first_store"], seen["first_moment"]) == (
+        first,
+        "s1",
+        "geofence_entered",
+    )
+    assert seen["first_shard"] == stat_shard("s1") and seen["converted_at"] == later
+
+
+def test_cohort_counter_reads_the_first_decision_and_falls_back_for_old_seen_items():
+    decision = decision_stat({"campaign_id": "c", "store_id": "s1", "moment": "qr_scanned"}, NOW)
+    assert decision is not None
+    record = {"campaign_id": "c", "store_id": "s2", "moment": "geofence_entered", "status": "holdout"}
+    conversion = conversion_stat(record, NOW + timedelta(days=3), redeemed=False)
+    assert conversion is not None
+
+    assert cohort_counter(conversion, seen_fields(decision)) == (
+        decision.pk,
+        decision.sk,
+        "converters:treatment|qr_scanned",  # the group SEEN remembers (the same shopper's)
+    )
+    # a SEEN item from before cohorts (group only), or none: the conversion's own bucket
+    for old in ({"group": "holdout"}, None):
+        assert cohort_counter(conversion, old) == (
+            conversion.pk,
+            conversion.sk,
+            "converters:holdout|geofence_entered",
+        )

@@ -319,8 +319,16 @@ def test_lift_without_holdout_conversions_or_users():
     empty = reports.lift(0, 0, 0, 0)
     assert empty["treatment"]["rate"] is None and empty["difference"] is None
     assert empty["status"] == "not_enough_data"
-    clamped = reports.lift(40, 50, 40, 0)  # first decisions before the range
-    assert clamped["treatment"]["converters"] == 40 and clamped["treatment"]["rate"] == 1.0
+
+
+def test_more_converters_than_users_is_inconsistent_not_clamped():
+    # cohort counters cannot do this; counters from before cohorts (converters in the hour of
+    # the conversion) can, and then no interval is computed on made-up proportions
+    result = reports.lift(40, 50, 40, 0)
+
+    assert result["status"] == "inconsistent" and result["ci95"] is None
+    assert result["treatment"] == {"users": 40, "converters": 50, "rate": 1.25}
+    assert result["difference"] is None and result["relative_lift"] is None
 
 
 GRID = [
