@@ -35,13 +35,13 @@ STEP_LABELS = {
     "clicked": "Clicked",
     "redeemed": "Redeemed",
 }
-STEP_HELP = {
-    "moments": "moments recorded",
-    "eligible": "a campaign matched (treatment and holdout)",
+STEP_HELP = {  # the report's own ``definitions`` win when it has them
+    "moments": "moments that could trigger an offer",
+    "eligible": "moments that got an offer decision (treatment, holdout or suppressed)",
     "sent": "accepted by SES / SNS",
-    "opened": "first open reported by an SDK",
+    "opened": "opened or clicked (email reports no opens)",
     "clicked": "first click",
-    "redeemed": "code redeemed",
+    "redeemed": "code redeemed (at a till no click is needed)",
 }
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -322,6 +322,7 @@ def _funnel(funnel: Mapping[str, Any]) -> str:
     if not steps:
         return _section("funnel", "Funnel", _empty("No funnel yet for these filters."))
     largest = max((_int(s.get("count")) for s in steps), default=0)
+    definitions = _dict(funnel.get("definitions"))
     first = STEP_LABELS.get(str(steps[0].get("step")), _label(steps[0].get("step"))).lower()
     rows = []
     for index, step in enumerate(steps):
@@ -333,7 +334,7 @@ def _funnel(funnel: Mapping[str, Any]) -> str:
             rates.append(f'<span class="num">{_pct(step.get("rate_from_first"))}</span> of {_e(first)}')
         rows.append(
             f'<li class="funnel-row" data-step="{_e(name)}" data-count="{_int(step.get("count"))}">'
-            f'<span class="funnel-label" title="{_e(STEP_HELP.get(name, name))}">'
+            f'<span class="funnel-label" title="{_e(definitions.get(name) or STEP_HELP.get(name, name))}">'
             f"{_e(STEP_LABELS.get(name, _label(name)))}</span>"
             + _bar(step.get("count"), largest, f"step-{index % 6}")
             + f'<strong class="funnel-count num">{_num(step.get("count"))}</strong>'
@@ -343,7 +344,8 @@ def _funnel(funnel: Mapping[str, Any]) -> str:
         f'<p class="note">Of the eligible: <strong data-holdout="{_int(funnel.get("holdout"))}">'
         f"{_num(funnel.get('holdout'))}</strong> in holdout (never sent, to measure lift), "
         f'<strong data-suppressed="{_int(funnel.get("suppressed"))}">{_num(funnel.get("suppressed"))}'
-        "</strong> suppressed by a guardrail.</p>"
+        "</strong> suppressed by a guardrail. Opened counts offers opened or clicked (email "
+        "reports no opens); a code redeemed at the till needs no click.</p>"
     )
     return _section("funnel", "Funnel", f'<ol class="funnel">{"".join(rows)}</ol>{aside}')
 

@@ -46,9 +46,34 @@ FUNNEL = (  # step -> the offer metric it counts (moments come from the moment c
     ("moments", None),
     ("eligible", "decided"),
     ("sent", "sent"),
-    ("opened", "opened"),
+    ("opened", "engaged"),  # opened OR clicked: email has no open tracking, a click implies an open
     ("clicked", "clicked"),
     ("redeemed", "redeemed"),
+)
+FUNNEL_STEPS = {  # what each step counts (the funnel report's ``definitions``)
+    "moments": (
+        "moments of a type a campaign can trigger on (or of the moment type asked for); with a "
+        "campaign, of its trigger's type in its stores (if it names stores)"
+    ),
+    "eligible": (
+        "moments that got an offer decision (at least one campaign matched; one decision per "
+        "moment, for the campaign ranked first: sent, held out or suppressed); with a campaign, "
+        "the moments decided for it"
+    ),
+    "sent": "offers the provider accepted (SES / SNS)",
+    "opened": (
+        "sent offers opened or clicked (first of either; email has no open tracking and a click "
+        "implies the offer was seen), so never fewer than clicked"
+    ),
+    "clicked": "sent offers clicked (SDK Offer Clicked or the /c/ tracked link)",
+    "redeemed": (
+        "sent offers whose code was redeemed; a code read out at the till needs no click, so "
+        "this step can exceed clicked"
+    ),
+}
+FUNNEL_NOTE = (
+    "each step is counted in the hour it happened, so at the edges of a range an offer can be "
+    "counted in a step without its earlier steps"
 )
 BY = ("campaign", "store", "moment")
 INTERVALS = ("day", "hour")
@@ -286,7 +311,8 @@ def merge_hours(*scopes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str,
 def funnel(moments: int, metric_totals: Mapping[str, int]) -> dict[str, Any]:
     """Steps moments -> eligible -> sent -> opened -> clicked -> redeemed, each with its rate
     from the previous step and from the first (the first step's ``rate_from_previous`` is
-    ``None``). One moment can be eligible for several campaigns, so a rate can exceed 1."""
+    ``None``). Per offer every step up to clicked is part of the one before (a moment gets at
+    most one decision; "opened" is opened or clicked), see ``FUNNEL_STEPS``."""
     counts = [moments if metric is None else int(metric_totals.get(metric, 0)) for _, metric in FUNNEL]
     steps = []
     for i, ((step, _), count) in enumerate(zip(FUNNEL, counts, strict=True)):
@@ -302,6 +328,7 @@ def funnel(moments: int, metric_totals: Mapping[str, int]) -> dict[str, Any]:
         "steps": steps,
         "holdout": int(metric_totals.get("holdout", 0)),
         "suppressed": sum(reasons(metric_totals).values()),
+        "definitions": {**FUNNEL_STEPS, "note": FUNNEL_NOTE},
     }
 
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain import reports
-from chalicelib.domain.campaigns import Campaign
+from chalicelib.domain.campaigns import TRIGGER_MOMENTS, Campaign
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.offer_stats import NO_STORE
@@ -123,16 +123,32 @@ class _Data:
     def stores(self) -> list[dict[str, Any]]:
         return sorted(self.owner._stores.list(), key=lambda s: str(s.get("store_id")))
 
+    def funnel_stores(self) -> list[str] | None:
+        """The stores whose moments the funnel counts (None: every store and none): the
+        ``store`` filter's, and/or a campaign's own stores when its trigger names any (a moment
+        elsewhere could never be eligible for it)."""
+        stores = None if self.filters.store is None else [self.filters.store]
+        if self.filters.campaign is not None and self.campaigns[0].trigger.store_ids:
+            own = sorted(set(self.campaigns[0].trigger.store_ids))
+            stores = own if stores is None else [s for s in stores if s in own]
+        return stores
+
     def moments(self) -> int:
-        """Moments in range: a store's scope with ``store``, else the deployment's shards."""
+        """The funnel's first step: moments of the types that can trigger an offer (or of the
+        types asked for; a campaign's trigger type with ``campaign``), from the stores'
+        scopes when ``funnel_stores`` names stores, else from the deployment's shards."""
         f = self.filters
-        if f.store is not None:
-            scopes = [f"store#{f.store}"]
+        stores = self.funnel_stores()
+        if stores == []:
+            return 0
+        if stores is not None:
+            scopes = [f"store#{s}" for s in stores]
         else:
             scopes = [f"all#s{n}" for n in range(max(1, self.owner._settings.stat_shards))]
+        types = self.moment_types if self.moment_types is not None else list(TRIGGER_MOMENTS)
         items = self.owner._stats.hourly(scopes, f.hours())
         merged = reports.merge_hours(*items.values())
-        return sum(reports.moments_by_hour(merged, self.moment_types).values())
+        return sum(reports.moments_by_hour(merged, types).values())
 
     def shoppers(self) -> int | None:
         """Daily active shoppers summed over the range's UTC days (shopper-days; approximate,

@@ -151,7 +151,8 @@ def test_select_keeps_the_range_store_campaign_and_moment():
 
 
 def test_funnel_rates_from_the_previous_and_the_first_step():
-    totals = {"decided": 50, "sent": 40, "opened": 20, "clicked": 10, "redeemed": 5, "holdout": 6}
+    totals = {"decided": 50, "sent": 40, "opened": 16, "engaged": 20, "clicked": 10, "redeemed": 5}
+    totals |= {"holdout": 6}
     totals |= {"suppressed:quiet_hours": 3, "suppressed:cap_day": 1}
 
     funnel = reports.funnel(200, totals)
@@ -167,10 +168,28 @@ def test_funnel_rates_from_the_previous_and_the_first_step():
     assert [s["rate_from_previous"] for s in funnel["steps"]] == [None, 0.25, 0.8, 0.5, 0.5, 0.5]
     assert [s["rate_from_first"] for s in funnel["steps"]] == [1.0, 0.25, 0.2, 0.1, 0.05, 0.025]
     assert (funnel["holdout"], funnel["suppressed"]) == (6, 4)
+    assert set(funnel["definitions"]) == {
+        "moments",
+        "eligible",
+        "sent",
+        "opened",
+        "clicked",
+        "redeemed",
+        "note",
+    }
+
+
+def test_the_opened_step_is_opened_or_clicked_so_email_clicks_never_exceed_it():
+    # e-mails report no opens: 8 clicked e-mails, 4 opened (and 2 of them clicked) pushes
+    totals = {"decided": 30, "sent": 30, "opened": 4, "clicked": 10, "engaged": 12}
+
+    steps = {s["step"]: s["count"] for s in reports.funnel(40, totals)["steps"]}
+
+    assert (steps["opened"], steps["clicked"]) == (12, 10)
 
 
 def test_funnel_rates_are_null_where_the_denominator_is_zero():
-    funnel = reports.funnel(0, {"decided": 0, "sent": 0, "opened": 0})
+    funnel = reports.funnel(0, {"decided": 0, "sent": 0, "engaged": 0})
 
     assert all(s["rate_from_first"] is None for s in funnel["steps"])
     assert all(s["rate_from_previous"] is None for s in funnel["steps"])
@@ -429,32 +448,54 @@ class Listing:
         return list(self.items)
 
 
-def campaign(campaign_id: str, moment: str, status: str = "active") -> Any:
+def campaign(
+    campaign_id: str,
+    moment: str,
+    status: str = "active",
+    stores: tuple[str, ...] = (),
+    created: str = "2026-11-01T00:00:00.000+00:00",
+    updated: str | None = None,
+    trigger: dict[str, Any] | None = None,
+) -> Any:
+    from dataclasses import replace
+
     from chalicelib.domain.campaigns import parse_campaign
 
     body = {
         "id": campaign_id,
         "name": campaign_id.title(),
         "status": status,
-        "trigger": {"moment": moment},
+        "trigger": {"moment": moment, **({"store_ids": list(stores)} if stores else {}), **(trigger or {})},
         "offer": {"title": "t", "body": "b"},
     }
-    return parse_campaign(body, "2026-11-01T00:00:00.000+00:00")
+    made = parse_campaign(body, created)
+    return replace(made, updated_at=updated) if updated else made
 
 
 @pytest.fixture
 def use_case():
     counters = FakeCounters()
     counters.moment_items = {
-        "all#s0": {"2026112310": {"moment:qr_scanned": 7, "moment:product_viewed": 2, "events": 20}},
-        "all#s1": {"2026112310": {"moment:qr_scanned": 3}},
-        "store#s1": {"2026112310": {"moment:qr_scanned": 4}},
+        "all#s0": {
+            "2026112310": {"moment:qr_scanned": 7, "moment:product_viewed": 2, "moment:order_completed": 9}
+        },
+        "all#s1": {"2026112310": {"moment:qr_scanned": 3, "moment:video_playing": 4, "events": 20}},
+        "store#s1": {"2026112310": {"moment:qr_scanned": 4, "moment:geofence_exited": 1}},
+        "store#s2": {"2026112310": {"moment:qr_scanned": 2}},
+        "store#s3": {"2026112310": {"moment:qr_scanned": 1}},
     }
     counters.offer_items = {
         "scan": [("2026112310#s1", {"decided|qr_scanned": 6, "sent|qr_scanned": 5})],
         "old": [],
+        "local": [],
     }
-    campaigns = Listing([campaign("scan", "qr_scanned"), campaign("old", "qr_scanned", "archived")])
+    campaigns = Listing(
+        [
+            campaign("scan", "qr_scanned"),
+            campaign("old", "qr_scanned", "archived"),
+            campaign("local", "qr_scanned", stores=("s1", "s2")),
+        ]
+    )
     stores = Listing([{"store_id": "s1", "name": "One", "timezone": "Europe/Berlin"}])
     clock = FixedClock(datetime(2026, 11, 23, 12, tzinfo=UTC))
     return Reports(campaigns, stores, counters, settings(MM_STAT_SHARDS="2"), clock), counters
@@ -463,16 +504,25 @@ def use_case():
 def test_funnel_moments_follow_the_campaigns_trigger_and_the_store(use_case):
     reports_, _ = use_case
 
-    assert reports_.funnel({})["steps"][0]["count"] == 12
-    assert reports_.funnel({"campaign": "scan"})["steps"][0]["count"] == 10
-    assert reports_.funnel({"campaign": "scan", "moment": "product_viewed"})["steps"][0]["count"] == 0
-    assert reports_.funnel({"store": "s1"})["steps"][0]["count"] == 4
+    def moments(**params: str) -> int:
+        return reports_.funnel(params)["steps"][0]["count"]
+
+    # moments that could trigger an offer: not orders, exits or video heartbeats
+    assert moments() == 12
+    assert moments(moment="order_completed") == 9  # unless asked for
+    assert moments(campaign="scan") == 10
+    assert moments(campaign="scan", moment="product_viewed") == 0
+    assert moments(store="s1") == 4
+    # a campaign naming stores could only see moments there
+    assert moments(campaign="local") == 4 + 2
+    assert moments(campaign="local", store="s2") == 2
+    assert moments(campaign="local", store="s3") == 0
 
 
 def test_archived_campaigns_without_counts_are_left_out_and_unknown_ones_refused(use_case):
     reports_, _ = use_case
 
-    assert [c["campaign_id"] for c in reports_.campaigns({})["campaigns"]] == ["scan"]
+    assert [c["campaign_id"] for c in reports_.campaigns({})["campaigns"]] == ["scan", "local"]
     with pytest.raises(InvalidInput) as refused:
         reports_.lift({"campaign": "nope"})
     assert fields_of(refused) == ["campaign"]
@@ -494,8 +544,9 @@ def test_the_dashboard_reads_the_offer_counters_once(use_case):
         "options",
         "generated_at",
     }
-    assert data["peak_hours"]["stores"][0]["matrix"][0][11] == 4  # 10:00 UTC is 11:00 in Berlin
+    assert data["peak_hours"]["stores"][0]["matrix"][0][11] == 5  # 10:00 UTC is 11:00 in Berlin
     assert data["options"]["campaigns"] == [
+        {"campaign_id": "local", "name": "Local"},
         {"campaign_id": "old", "name": "Old"},
         {"campaign_id": "scan", "name": "Scan"},
     ]
