@@ -4,7 +4,7 @@ Builds 10,000 active campaigns with ``parse_campaign`` (so each is a valid admin
 2,000 stores, all six trigger moments, product, category and video filters, local time windows,
 weekdays, schedules, affinity thresholds, holdouts and priorities, from a fixed random seed.
 Then, for a few thousand random moments at random stores, times what the worker does per
-moment: ``CampaignIndex.candidates(type, store)`` plus ``decide(...)`` (the pure engine, no
+moment: ``CampaignIndex.candidates(type, store, product, category, video)`` plus ``decide(...)`` (the pure engine, no
 I/O), and for a subset of the same moments ``decide`` over all 10,000 campaigns (``decide``
 filters by eligibility itself). Both paths must reach the same decision for every moment
 compared, and every campaign must be found by the index under each of its stores: otherwise
@@ -340,30 +340,41 @@ def outcome(decision: Any) -> str:
 def check_index_covers(index: Any, campaigns: list[Any], world: World, rng: random.Random) -> int:
     """Every campaign is a candidate for its moment at each of its stores (chain-wide ones at any
     store and with no store), and no candidate has another moment type. Returns checks made."""
-    cache: dict[tuple[str, str | None], set[str]] = {}
+    cache: dict[tuple[str | None, ...], set[str]] = {}
 
-    def ids(moment: str, store: str | None) -> set[str]:
-        if (moment, store) not in cache:
-            found = index.candidates(moment, store)
+    def ids(
+        moment: str, store: str | None, product: str | None, category: str | None, video: str | None
+    ) -> set[str]:
+        key = (moment, store, product, category, video)
+        if key not in cache:
+            found = index.candidates(moment, store, product, category, video)
             wrong = [c.id for c in found if c.trigger.moment != moment]
             if wrong:
-                raise IndexMissedCampaigns(
-                    f"candidates({moment}, {store}) returned other moments: {wrong[:5]}"
-                )
-            cache[(moment, store)] = {c.id for c in found}
-        return cache[(moment, store)]
+                raise IndexMissedCampaigns(f"candidates{key} returned other moments: {wrong[:5]}")
+            cache[key] = {c.id for c in found}
+        return cache[key]
 
     checks = 0
     for campaign in campaigns:
-        moment = campaign.trigger.moment
-        stores = campaign.trigger.store_ids or (None, rng.choice(world.stores))
+        trigger = campaign.trigger
+        stores = trigger.store_ids or (None, rng.choice(world.stores))
+        products = trigger.product_ids or (None,)
+        categories = trigger.categories or (None,)
+        videos = trigger.video_ids or (None,)
         for store in stores:
-            checks += 1
-            if campaign.id not in ids(moment, store):
-                raise IndexMissedCampaigns(
-                    f"campaign {campaign.id} is not a candidate for ({moment}, {store})"
-                )
+            for product in products:
+                checks += 1
+                facts = (trigger.moment, store, product, categories[0], videos[0])
+                if campaign.id not in ids(*facts):
+                    raise IndexMissedCampaigns(f"campaign {campaign.id} is not a candidate for {facts}")
     return checks
+
+
+def candidates(index: Any, facts: Any) -> Any:
+    """What the worker asks the index for a moment (use_cases/offers.py)."""
+    return index.candidates(
+        facts.moment_type, facts.store_id, facts.product_id, facts.category, facts.video_id
+    )
 
 
 # --- the benchmark -----------------------------------------------------------------------------
@@ -451,7 +462,7 @@ def run(options: Options, progress: Progress) -> Section:
     refresh_ms, build_ms, stored_bytes = catalog_refresh(campaigns, 3 if options.quick else 5)
 
     def indexed(facts: Any, store: Any) -> Any:
-        found = index.candidates(facts.moment_type, facts.store_id)
+        found = candidates(index, facts)
         return decide(found, facts, shopper.profile, shopper.reach, store, policy, NOW, shopper.subject_key)
 
     def naive(facts: Any, store: Any) -> Any:
@@ -486,7 +497,7 @@ def run(options: Options, progress: Progress) -> Section:
     by_type: dict[str, list[tuple[float, int]]] = {}
     for i, (facts, store) in enumerate(moments):  # the details, outside any timing
         decision = indexed(facts, store)
-        count = len(index.candidates(facts.moment_type, facts.store_id))
+        count = len(candidates(index, facts))
         candidates_n.append(count)
         outcomes[outcome(decision)] += 1
         if not decision.nothing_eligible:  # the worker copies `considered` into the ledger record
@@ -548,7 +559,7 @@ conditions and not part of this figure.
   {len(ZONES)} zones); `now` is fixed at {NOW.isoformat()} (a Wednesday), so the Sydney
   shoppers are in quiet hours.
 - **Indexed path** (what the worker does): `CampaignIndex(campaigns)` built once; per moment
-  `index.candidates(type, store)` + `decide(...)`, timed together with `time.perf_counter_ns`
+  `index.candidates(type, store, product, category, video)` + `decide(...)`, timed together with `time.perf_counter_ns`
   after {warmup} warm-up moments (garbage collection on). Store info is looked up outside the
   timing (the worker caches it). Bounded in time: if the warm-up shows that {PASSES} passes over
   every moment would take more than {INDEXED_BUDGET_SECONDS:g} s, only the first moments that fit

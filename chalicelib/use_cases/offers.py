@@ -185,10 +185,6 @@ class OfferPipeline:
             existing = self._ledger.get(subject, offer_id)
             if existing is not None:
                 return self._resume(subject, offer_id, existing, profile)
-        candidates = self._catalog.index().candidates(moment.moment_type, store_id)
-        if not candidates:
-            return None
-        now = self._clock.now()
         props = event.properties
         facts = MomentFacts(
             message_id=event.message_id,
@@ -201,6 +197,12 @@ class OfferPipeline:
             percent=100.0 if moment.moment_type == "video_completed" else _number(props.get("percent")),
             timezone=_text(event.context.get("timezone")),
         )
+        candidates = self._catalog.index().candidates(
+            facts.moment_type, facts.store_id, facts.product_id, facts.category, facts.video_id
+        )
+        if not candidates:
+            return None
+        now = self._clock.now()
         store = self._store(store_id)
         reach = self._reach(subject, profile, candidates)
         decision = decide(

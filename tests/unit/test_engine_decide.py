@@ -92,6 +92,77 @@ def test_given_store_specific_and_store_agnostic_campaigns_then_a_store_gets_bot
     assert index.size == 5
 
 
+def test_campaigns_that_name_no_store_are_listed_under_their_video_product_or_category():
+    video = campaign(id="video", trigger={"moment": "video_milestone", "video_ids": ["v1", "v2"]})
+    any_video = campaign(id="any-video", trigger={"moment": "video_milestone"})
+    product = campaign(
+        id="product", trigger={"moment": "product_viewed", "product_ids": ["p1"], "categories": ["c9"]}
+    )
+    category = campaign(id="category", trigger={"moment": "product_viewed", "categories": ["c1", "c1"]})
+    at_store = campaign(
+        id="store", trigger={"moment": "product_viewed", "store_ids": ["s1"], "product_ids": ["p2"]}
+    )
+
+    index = CampaignIndex([video, any_video, product, category, at_store])
+
+    def ids(*args, **facts):
+        found = index.candidates(*args, **facts)
+        assert len(found) == len({c.id for c in found})  # never twice
+        return {c.id for c in found}
+
+    assert ids("video_milestone", None, video_id="v2") == {"video", "any-video"}
+    assert ids("video_milestone", None, video_id="v3") == {"any-video"}
+    assert ids("product_viewed", None, product_id="p1", category="c1") == {"product", "category"}
+    assert ids("product_viewed", None, product_id="p2", category="c1") == {"category"}
+    assert ids("product_viewed", "s1", product_id="p2") == {"store"}
+    assert ids("product_viewed", None) == set()
+
+
+def test_the_index_finds_every_campaign_the_engine_would_find_eligible():
+    import random
+
+    rng = random.Random(7)
+    stores, products, categories, videos = ["s1", "s2", "s3"], ["p1", "p2", "p3"], ["c1", "c2"], ["v1", "v2"]
+    moments = ("geofence_entered", "product_viewed", "qr_scanned", "video_milestone")
+
+    def maybe(values):
+        return rng.sample(values, rng.randint(1, len(values))) if rng.random() < 0.4 else []
+
+    campaigns = []
+    for i in range(300):
+        trigger = {"moment": rng.choice(moments)}
+        for name, values in (
+            ("store_ids", stores),
+            ("product_ids", products),
+            ("categories", categories),
+            ("video_ids", videos),
+        ):
+            if chosen := maybe(values):
+                trigger[name] = chosen
+        campaigns.append(campaign(id=f"c{i}", trigger=trigger))
+    index = CampaignIndex(campaigns)
+    shopper = profile()
+    checked = 0
+    for _ in range(400):
+        facts = MomentFacts(
+            "m-1",
+            rng.choice(moments),
+            NOW,
+            store_id=rng.choice([None, *stores]),
+            product_id=rng.choice([None, *products]),
+            category=rng.choice([None, *categories]),
+            video_id=rng.choice([None, *videos]),
+        )
+        found = index.candidates(
+            facts.moment_type, facts.store_id, facts.product_id, facts.category, facts.video_id
+        )
+        eligible = {c.id for c in campaigns if rules.eligible(c, facts, shopper, NOW, NOW, HALF_LIFE)}
+        assert eligible <= {c.id for c in found}, facts
+        assert len(found) == len({c.id for c in found})
+        checked += len(eligible)
+    assert checked > 400  # the moments did match campaigns
+
+
 # --- channels and their reasons ----------------------------------------------------------------
 
 
