@@ -4,6 +4,12 @@ Plays identifies, device registrations, QR scans, geofence entries, a styling vi
 redemption through the public API, waits for the worker, and prints per moment what was
 decided and why (from the offer ledger) and what SES/SNS received (from moto). Shoppers are
 placed in a time zone where it is daytime now, except one who is deliberately at night.
+
+Then an A/B test, so the dashboard has a lift to show: 64 shoppers look at the oat latte in the
+app (campaign ``oat-latte-ab``, 50 % holdout); the treatment half is emailed an offer, the
+holdout half is not, and some of each complete an order (every third of the treatment, every
+eighth of the holdout, by their place in the group), which last-touch attribution credits to
+the offer or the holdout record. About 140 events in three ``/v1/batch`` calls.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.engine.rules import in_holdout
 from devstack import outbox
 from devstack.config import DEFAULT_STATE_FILE
+from devstack.seed import CAMPAIGNS
 
 CITIES = (
     "America/Los_Angeles",
@@ -42,6 +50,9 @@ AT_COFFEE = {"store_id": "store-001", "latitude": 37.7936, "longitude": -122.395
 # 170 m up the street: beyond the fence's exit margin
 UP_THE_STREET = {"store_id": "store-001", "latitude": 37.7951, "longitude": -122.3958, "accuracy_m": 10}
 ADMIN = {"Authorization": "Bearer demo-admin-token"}
+AB_CAMPAIGN = next(c for c in CAMPAIGNS if c["holdout_percent"] > 0)
+AB_PER_GROUP = 32  # the lift needs 30 shoppers per group (chalicelib/domain/reports.py)
+AB_VIEW = {"product_id": "oat-latte", "category": "coffee", "store_id": "store-001"}
 
 
 def zone_at(hours: set[int]) -> str:
@@ -94,6 +105,14 @@ class Client:
 
     def offers(self, user: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/admin/users/{user}/offers", headers=ADMIN).get("offers", [])
+
+    def batch(self, events: list[dict[str, Any]]) -> None:
+        """Events in one ``/v1/batch`` call, as an analytics SDK sends them."""
+        at = datetime.now(UTC).isoformat()
+        body = [{"messageId": f"demo-{uuid.uuid4().hex[:12]}", "timestamp": at, **e} for e in events]
+        answer = self.call("POST", "/v1/batch", {"batch": body})
+        if answer.get("accepted") is None or answer.get("rejected"):
+            raise RuntimeError(f"/v1/batch refused the demo's events: {answer}")
 
 
 def wait_for_offer(client: Client, user: str, known: int, timeout: float = 5.0) -> dict[str, Any] | None:
@@ -230,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     time.sleep(0.3)
     sent = outbox.sent_since(moto_url, before)
-    print("\nWhat SES and SNS received during the demo:")
+    print("\nWhat SES and SNS received during the day:")
     for message in sent["push"]:
         print(f"  push  {message.get('title')!r}: {message.get('body')!r}")
     for message in sent["email"]:
@@ -239,7 +258,128 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  sms   to {message.get('recipient')}: {message.get('body')!r}")
     if not any(sent.values()):
         print("  (nothing)")
+    print()
+    ab_test(client, run, day)
     return 0
+
+
+def ab_shoppers(run: str, per_group: int = AB_PER_GROUP) -> dict[str, list[str]]:
+    """Shopper ids for the A/B test, ``per_group`` of each group: the campaign's holdout is a
+    hash of campaign and shopper (chalicelib/engine/rules.py), so the demo picks, among ids it
+    makes up, enough of each for the lift (the engine still decides; the demo checks the
+    ledger). A real test would just wait for enough shoppers."""
+    groups: dict[str, list[str]] = {"treatment": [], "holdout": []}
+    n = 0
+    while min(len(g) for g in groups.values()) < per_group:
+        user = f"ab-{run}-{n:03d}"
+        held_out = in_holdout(AB_CAMPAIGN["id"], f"user:{user}", AB_CAMPAIGN["holdout_percent"])
+        group = groups["holdout" if held_out else "treatment"]
+        if len(group) < per_group:
+            group.append(user)
+        n += 1
+    return groups
+
+
+def converts(group: str, place: int) -> bool:
+    """Who completes an order: every third of the treatment group, every eighth of the holdout."""
+    return place % (3 if group == "treatment" else 8) == 0
+
+
+def ab_test(client: Client, run: str, zone: str) -> None:
+    """The A/B part of the day (module docstring), in a few printed lines."""
+    started = time.monotonic()
+    picked = ab_shoppers(run)
+    users = sorted(u for members in picked.values() for u in members)
+    campaign = AB_CAMPAIGN["id"]
+    # Each shopper's identify (email consent) and then the product view: the worker applies a
+    # queue batch in order, so the consent is there when the view is decided
+    pairs = [
+        [
+            {
+                "type": "identify",
+                "userId": user,
+                "traits": {
+                    "first_name": f"Shopper {user.rsplit('-', 1)[1]}",
+                    "email": f"{user}@example.com",
+                    "timezone": zone,
+                    "consents": {"email": True},
+                },
+            },
+            {"type": "track", "userId": user, "event": "Product Viewed", "properties": AB_VIEW},
+        ]
+        for user in users
+    ]
+    half = len(pairs) // 2  # a /v1/batch takes at most 100 events
+    for chunk in (pairs[:half], pairs[half:]):
+        client.batch([event for pair in chunk for event in pair])
+    decided: dict[str, dict[str, Any]] = {}
+
+    def final(user: str) -> bool:
+        record = next((o for o in client.offers(user) if o["campaign_id"] == campaign), None)
+        if record is None or record["status"] in ("claimed", "retry"):
+            return False
+        decided[user] = record
+        return True
+
+    _wait_each(users, final, "a decision")
+    groups: dict[str, list[str]] = {"treatment": [], "holdout": []}
+    for user in users:  # the ledger says who was held out
+        groups["holdout" if decided.get(user, {}).get("status") == "holdout" else "treatment"].append(user)
+    buyers = {
+        group: [u for place, u in enumerate(members) if converts(group, place)]
+        for group, members in groups.items()
+    }
+    # Orders at the store, no coupon: attributed to the shopper's latest valid offer, sent or held out
+    client.batch(
+        [
+            {
+                "type": "track",
+                "userId": user,
+                "event": "Order Completed",
+                "properties": {
+                    "order_id": f"order-{user}",
+                    "store_id": "store-001",
+                    "total": 4.8,
+                    "products": [{"product_id": "oat-latte", "category": "coffee"}],
+                },
+            }
+            for user in sorted(buyers["treatment"] + buyers["holdout"])
+        ]
+    )
+
+    def attributed(user: str) -> bool:
+        return any(o.get("converted_at") for o in client.offers(user))
+
+    _wait_each(sorted(buyers["treatment"] + buyers["holdout"]), attributed, "an attributed order")
+    statuses = [decided[u]["status"] for u in groups["treatment"] if u in decided]
+    not_sent = sorted({s for s in statuses if s != "sent"})
+    events = 2 * len(users) + len(buyers["treatment"]) + len(buyers["holdout"])
+    print(
+        f"A/B test {campaign} ({AB_CAMPAIGN['holdout_percent']}% holdout): {len(users)} shoppers look at the "
+        f"oat latte in the app: {statuses.count('sent')} sent an offer by email, "
+        f"{len(groups['holdout'])} held out (never sent)"
+        + (f", {len(statuses) - statuses.count('sent')} not sent ({', '.join(not_sent)})" if not_sent else "")
+    )
+    print(
+        f"- orders, credited to the latest offer (last touch): treatment "
+        f"{len(buyers['treatment'])}/{len(groups['treatment'])} converted, holdout "
+        f"{len(buyers['holdout'])}/{len(groups['holdout'])} [{events} events in 3 batches, "
+        f"{time.monotonic() - started:.1f} s]"
+    )
+
+
+def _wait_each(users: list[str], ready: Any, what: str, timeout: float = 60.0) -> None:
+    """Until ``ready(user)`` for every user, in order (the worker takes them about in order, so
+    each pass goes on from the first one not ready yet); says on stderr if some never were."""
+    deadline = time.monotonic() + timeout
+    pending = list(users)
+    while pending and time.monotonic() < deadline:
+        while pending and ready(pending[0]):
+            pending.pop(0)
+        if pending:
+            time.sleep(0.3)
+    if pending:
+        print(f"  ({len(pending)} A/B shoppers still without {what} after {timeout:.0f} s)", file=sys.stderr)
 
 
 PHONE_BROWSER = {

@@ -1,4 +1,5 @@
-"""Demo data for the local stack: the demo app key, two stores, two QR codes and two campaigns.
+"""Demo data for the local stack: the demo app key, two stores, two QR codes and three campaigns
+(the third an A/B test with a 50 % holdout, for the demo's lift).
 
 Idempotent (fixed ids), written through the same use cases and adapters the app uses.
 """
@@ -95,6 +96,29 @@ CAMPAIGNS: list[dict[str, Any]] = [
         "caps": {"per_user_per_day": 1, "min_gap_minutes": 60},
         "priority": 50,
         "holdout_percent": 0,
+    },
+    {
+        # An A/B test: half the shoppers who look at the oat latte in the app are held out (never
+        # sent anything) so its lift on orders can be measured. Only the demo views this product:
+        # the load generator's shoppers view cold-brew-1l and linen-shirt-blue.
+        "id": "oat-latte-ab",
+        "name": "Oat latte 10% off after a look in the app (A/B, 50% holdout)",
+        "trigger": {"moment": "product_viewed", "store_ids": ["store-001"], "product_ids": ["oat-latte"]},
+        "freshness_minutes": 30,
+        "offer": {
+            "title": "10% off the {product_name}",
+            "body": "{first_name|Hi}, the {product_name} at {store_name} is 10% off with code {code} "
+            "until {valid_until}.",
+            "discount": "10%",
+            "deep_link": "https://shop.example.com/products/oat-latte?src=ab",
+            "valid_minutes": 120,
+            "products": [{"product_id": "oat-latte", "name": "Oat latte", "category": "coffee"}],
+            "email": {"subject": "{first_name|Hi}, your oat latte is 10% off today"},
+        },
+        "channels": ["email"],
+        "caps": {"per_user_per_day": 1},
+        "priority": 40,
+        "holdout_percent": 50,
     },
 ]
 
