@@ -6,6 +6,12 @@ HTTP Basic credentials in the URL, as a person would. The page must show the num
 JSON reports (/admin/reports/funnel, /peak-hours, /lift, read with the Bearer token), agree with
 what the demo did, load nothing from elsewhere, filter through its form, and fit a phone's
 width. Screenshots (laptop and phone) go to artifacts/dashboard/ at the repository root.
+
+Two numbers are also computed here from the raw records in moto's table, not by the server's
+report code: the A/B campaign's lift row (its treatment and holdout shoppers and converters
+counted from the offer ledger, the 95 % interval from statsmodels' Newcombe interval) and
+every store's heatmap (the moments in the shoppers' profiles, placed in the store's local
+weekday and hour).
 """
 
 from __future__ import annotations
@@ -15,13 +21,18 @@ import re
 import subprocess
 import sys
 import time
+import zlib
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
+from devstack.seed import CAMPAIGNS, STORES
 from tests.e2e.conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -34,6 +45,11 @@ ARTIFACTS = ROOT / "artifacts" / "dashboard"
 LAPTOP = (1366, 900)
 PHONE = (390, 844)
 TIMINGS: dict[str, float] = {}
+AB = next(c["id"] for c in CAMPAIGNS if c["holdout_percent"] > 0)  # the demo's A/B test
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# A percentage shown with one decimal, from a report rounded to 4 decimals (0.01 of a percent):
+# at most 0.05 + 0.005 from the exact value
+CLOSE = 0.055 + 1e-9
 
 
 def report(stack: Any, name: str, **params: str) -> dict[str, Any]:
@@ -82,14 +98,98 @@ def demo_day(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
     settle(local_stack)
     TIMINGS["demo day"] = time.monotonic() - started
     out = result.stdout
+    ab = re.search(r"A/B test .*: (\d+) sent an offer by email, (\d+) held out(?:.*, (\d+) not sent)?", out)
+    assert ab, out
+    ab_sent, ab_holdout, ab_not_sent = (int(n or 0) for n in ab.groups())
     return {
         "out": out,
-        "sent": len(re.findall(r": SENT by ", out)),
-        "not_sent": len(re.findall(r": not sent \(", out)),
+        "sent": len(re.findall(r": SENT by ", out)) + ab_sent,
+        "not_sent": len(re.findall(r": not sent \(", out)) + ab_not_sent,
+        "holdout": ab_holdout,
         "redeemed": "redeemed=True" in out,
         "opened": "Alice opens her first offer" in out,
         "clicked": "Bob taps the offer in his email: 302" in out,
     }
+
+
+def table_items(stack: Any) -> list[dict[str, Any]]:
+    """Every item of the stack's DynamoDB table, straight from moto (a Scan: fine for a demo)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    items = []
+    pages = (
+        stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.state["outputs"]["TableName"])
+    )
+    for page in pages:
+        items += [{k: plain.deserialize(v) for k, v in item.items()} for item in page["Items"]]
+    return items
+
+
+def ledger_groups(items: list[dict[str, Any]], campaign_id: str) -> dict[str, dict[str, int]]:
+    """Per group, the distinct shoppers with an offer record of the campaign and how many of them
+    converted (an order credited to the record, or its code redeemed). Held-out shoppers'
+    records have status ``holdout``; every other record is the treatment's."""
+    shoppers: dict[str, set[str]] = {"treatment": set(), "holdout": set()}
+    converters: dict[str, set[str]] = {"treatment": set(), "holdout": set()}
+    for item in items:
+        if not item["SK"].startswith("OFFER#") or item.get("campaign_id") != campaign_id:
+            continue
+        group = "holdout" if item["status"] == "holdout" else "treatment"
+        shoppers[group].add(item["PK"])
+        if item.get("converted_at") or item.get("redeemed_at"):
+            converters[group].add(item["PK"])
+    return {g: {"users": len(shoppers[g]), "converters": len(converters[g])} for g in shoppers}
+
+
+def moments_by_store_hour(items: list[dict[str, Any]]) -> Counter[tuple[str, datetime]]:
+    """(store, UTC hour) -> moments, from the moment records each profile keeps (``b``: its
+    zlib-compressed JSON, chalicelib/adapters/dynamodb_moment_store.py). A geofence report
+    counts the moments the server detected from the phone's fix; any other event its own
+    moment, unless rejected. Also checks that no moment record was dropped: a profile keeps
+    its last five records, plus the ones it still needs."""
+    counts: Counter[tuple[str, datetime]] = Counter()
+    kept = tallied = 0
+    for item in items:
+        if item["SK"] != "PROFILE" or "b" not in item:
+            continue
+        body = json.loads(zlib.decompress(bytes(item["b"])))
+        tallied += sum(body.get("moment_counts", {}).values())
+        for record in body.get("recent_moments", []):
+            if record.get("detected") is not None:
+                found = [
+                    (f["moment"], f.get("store_id")) for f in record["detected"] if not f.get("rejected")
+                ]
+            elif record.get("moment") and not record.get("rejected"):
+                found = [(record["moment"], record.get("store_id"))]
+            else:
+                found = []
+            hour = (
+                datetime.fromisoformat(record["at"])
+                .astimezone(UTC)
+                .replace(minute=0, second=0, microsecond=0)
+            )
+            kept += len(found)
+            counts.update((store, hour) for _, store in found if store)
+    assert kept == tallied, f"the profiles tally {tallied} moments but keep records of {kept}"
+    return counts
+
+
+def heatmap_of(
+    moments: Counter[tuple[str, datetime]], store_id: str, timezone: str
+) -> dict[tuple[str, int], int]:
+    """One store's (local weekday, local hour) -> moments."""
+    cells: Counter[tuple[str, int]] = Counter()
+    for (store, hour), n in moments.items():
+        if store == store_id:
+            local = hour.astimezone(ZoneInfo(timezone))
+            cells[(WEEKDAYS[local.weekday()], local.hour)] += n
+    return dict(cells)
+
+
+def signed_pp(text: str) -> float:
+    """'+21.9' / '\u22125.0' (the dashboard's minus sign) -> a float (percentage points, or %)."""
+    return float(text.replace("\u2212", "-"))
 
 
 @pytest.fixture(scope="module")
@@ -207,17 +307,23 @@ def test_the_dashboard_shows_the_reports_numbers_in_a_browser(local_stack, demo_
     }
     assert shown == steps
     assert steps["sent"] == demo_day["sent"] > 0, demo_day["out"]
-    assert steps["eligible"] == demo_day["sent"] + demo_day["not_sent"], demo_day["out"]
+    assert steps["eligible"] == demo_day["sent"] + demo_day["not_sent"] + demo_day["holdout"], demo_day["out"]
+    assert funnel["holdout"] == demo_day["holdout"] > 0, demo_day["out"]
     assert steps["redeemed"] == (1 if demo_day["redeemed"] else 0), demo_day["out"]
-    assert steps["opened"] == (1 if demo_day["opened"] else 0), demo_day["out"]
+    # "opened" is opened or clicked: Alice opens her coffee offer, Bob clicks his styling email
+    assert steps["opened"] == demo_day["opened"] + demo_day["clicked"], demo_day["out"]
     assert steps["clicked"] == (1 if demo_day["clicked"] else 0), demo_day["out"]
     assert funnel["suppressed"] == demo_day["not_sent"]
     for row in browser.find_elements(By.CSS_SELECTOR, "#funnel [data-step]"):
         assert f"{int(row.get_attribute('data-count')):,}" in row.text  # the number is visible
 
     # Peak hours: one heatmap per store with moments (the demo's few stores are under the
-    # dashboard's cap), busiest first, every cell as in the report; the others named
+    # dashboard's cap), busiest first, every cell as in the report and as counted from the
+    # profiles' moment records; the others named
     assert peak["stores"], peak
+    items = table_items(local_stack)
+    moments = moments_by_store_hour(items)
+    zones = {store["store_id"]: store["timezone"] for store in STORES}
     active = sorted((s for s in peak["stores"] if s["total"] > 0), key=lambda s: -s["total"])
     drawn = browser.find_elements(By.CSS_SELECTOR, "#peak-hours figure[data-store]")
     assert [f.get_attribute("data-store") for f in drawn] == [s["store_id"] for s in active]
@@ -236,9 +342,14 @@ def test_the_dashboard_shows_the_reports_numbers_in_a_browser(local_stack, demo_
         expected = {
             (day, hour): store["matrix"][d][hour] for d, day in enumerate(store["days"]) for hour in range(24)
         }
-        assert {(c["data-day"], int(c["data-hour"])): int(c["data-count"]) for c in cells} == expected
+        shown_cells = {(c["data-day"], int(c["data-hour"])): int(c["data-count"]) for c in cells}
+        assert shown_cells == expected
+        assert {k: n for k, n in shown_cells.items() if n} == heatmap_of(
+            moments, store["store_id"], zones[store["store_id"]]
+        ), store["store_id"]
         busiest = max(busiest, *expected.values())
     assert busiest > 0, "the demo's moments show in some store's heatmap"
+    assert {s for s, _ in moments} == {s["store_id"] for s in active}  # no store with moments left out
 
     # Lift: each campaign's row with its status, groups and difference
     assert lift["campaigns"], lift
@@ -257,8 +368,11 @@ def test_the_dashboard_shows_the_reports_numbers_in_a_browser(local_stack, demo_
             assert "95 % CI" in cell.text
         else:
             assert "Not enough data" in cell.text
-    # the demo's campaigns have no holdout group: there is nothing to compare with yet
-    assert {c["status"] for c in lift["campaigns"]} == {"not_enough_data"}
+    # only the demo's A/B test has a holdout group, with enough shoppers and converters
+    assert {c["campaign_id"]: c["status"] for c in lift["campaigns"]} == {
+        c["campaign_id"]: "ok" if c["campaign_id"] == AB else "not_enough_data" for c in lift["campaigns"]
+    }
+    check_lift_row(browser, ledger_groups(items, AB), demo_day["out"])
 
     # Self-contained: the page asked for nothing but itself
     fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
@@ -267,6 +381,48 @@ def test_the_dashboard_shows_the_reports_numbers_in_a_browser(local_stack, demo_
     assert wide["scroll"] <= wide["inner"] + 1, wide
     full_page_screenshot(browser, ARTIFACTS / "laptop.png")
     print(f"authenticated with {how}; timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in TIMINGS.items()))
+
+
+def check_lift_row(browser: Any, groups: dict[str, dict[str, int]], out: str) -> None:
+    """The A/B campaign's row shows the groups counted from the ledger, their rates, the
+    difference and a 95 % interval that matches statsmodels' Newcombe (hybrid score) interval
+    to the displayed precision (0.1 percentage point)."""
+    from selenium.webdriver.common.by import By
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    t, h = groups["treatment"], groups["holdout"]
+    assert min(t["users"], h["users"]) >= 30 and t["converters"] + h["converters"] >= 5, (groups, out)
+    assert (
+        f"treatment {t['converters']}/{t['users']} converted, holdout {h['converters']}/{h['users']}" in out
+    )
+    row = browser.find_element(By.CSS_SELECTOR, f'#campaigns tr[data-campaign="{AB}"]')
+    rates = {}
+    for group, counted in groups.items():
+        cell = row.find_element(By.CSS_SELECTOR, f'[data-group="{group}"]')
+        assert int(cell.get_attribute("data-users")) == counted["users"], group
+        assert int(cell.get_attribute("data-converters")) == counted["converters"], group
+        rates[group] = counted["converters"] / counted["users"]
+        rate = re.search(r"([0-9.]+) %", cell.text)
+        assert rate and abs(float(rate.group(1)) - rates[group] * 100) <= CLOSE, cell.text
+        assert f"{counted['converters']} of {counted['users']} users" in cell.text, cell.text
+    difference = rates["treatment"] - rates["holdout"]
+    low, high = confint_proportions_2indep(
+        t["converters"], t["users"], h["converters"], h["users"], method="newcomb", compare="diff"
+    )
+    cell = row.find_element(By.CSS_SELECTOR, "td.lift")
+    assert cell.get_attribute("data-status") == "ok"
+    assert float(cell.get_attribute("data-difference")) == pytest.approx(difference, abs=5e-5)
+    main = re.search(r"([+\u2212][0-9.]+) pp", cell.text)
+    shown = re.search(r"95 % CI ([+\u2212][0-9.]+) pp to ([+\u2212][0-9.]+) pp", cell.text)
+    assert main and shown, cell.text
+    for text, reference in ((main.group(1), difference), (shown.group(1), low), (shown.group(2), high)):
+        assert abs(signed_pp(text) - reference * 100) <= CLOSE, (text, reference, cell.text)
+    verdict = "Lift" if low > 0 else "Negative" if high < 0 else "Inconclusive"
+    assert cell.find_element(By.CSS_SELECTOR, ".badge").text == verdict
+    if h["converters"]:
+        relative = re.search(r"([+\u2212][0-9.]+) % relative", cell.text)
+        assert relative, cell.text
+        assert abs(signed_pp(relative.group(1)) - difference / rates["holdout"] * 100) <= CLOSE
 
 
 def test_the_filter_form_reloads_the_page_filtered(local_stack, demo_day, browser):
