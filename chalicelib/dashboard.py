@@ -13,9 +13,14 @@ Missing sections or keys render as empty, never as an error.
 Hooks for tests (stable): ``id="funnel"`` with ``data-step`` / ``data-count`` rows;
 ``id="heatmap-{store_id}"`` with ``data-day`` (the day's label) / ``data-hour`` /
 ``data-count`` cells (stores with activity, busiest first, at most ``HEATMAP_STORES``; the rest
-counted in ``data-more-stores``, stores with none in ``data-quiet-stores``); ``id="campaigns"`` with ``data-campaign`` rows, lift cells with
-``data-status`` and group cells with ``data-group`` / ``data-users`` / ``data-converters``;
-``id="suppression"`` with ``data-reason`` / ``data-count`` rows; ``data-kpi`` tiles.
+counted in ``data-more-stores``, stores with none in ``data-quiet-stores``);
+``id="campaigns"`` with ``data-campaign`` rows (the ``CAMPAIGN_ROWS`` that decided most, the
+rest counted in ``data-more-campaigns``), lift cells with ``data-status`` and group cells with
+``data-group`` / ``data-users`` / ``data-converters``; ``id="suppression"`` with
+``data-reason`` / ``data-count`` rows (campaigns: the ``SUPPRESSION_ROWS`` with most, then
+``data-more-campaigns``); ``data-kpi`` tiles. So the page stays small (tens of KB) whatever the
+number of campaigns and stores: every list on it is capped, and the complete lists are the
+JSON/CSV reports' pages.
 
 Standard library only, imported lazily by the route; imports nothing from the project.
 """
@@ -202,7 +207,7 @@ def render(data: Mapping[str, Any] | None) -> str:
         "</div>",
         _engagement(_dict(data.get("engagement")), campaign_names, store_names),
         _peak_hours(_dict(data.get("peak_hours"))),
-        _campaigns(campaigns),
+        _campaigns(campaigns, _int(_dict(_dict(data.get("campaigns")).get("page")).get("total"))),
         _footer(data),
     ]
     return (
@@ -287,7 +292,7 @@ def _kpis(funnel: Mapping[str, Any], steps: Mapping[str, Any], campaigns: list[d
         return _int(_dict(steps.get(step)).get("count"))
 
     sent = count("sent")
-    engaged = sum(_int(c.get("engaged")) for c in campaigns)
+    engaged = count("opened")  # the funnel's "opened" is opened or clicked: engaged
     tiles = [
         ("moments", "Moments", count("moments"), ""),
         (
@@ -664,7 +669,18 @@ def _lift_cell(lift: Mapping[str, Any]) -> str:
     )
 
 
-def _campaigns(campaigns: list[dict[str, Any]]) -> str:
+CAMPAIGN_ROWS = 20  # campaigns in the table, most decided first; the rest counted
+SUPPRESSION_ROWS = 10  # campaigns in the suppression table, most suppressed first
+
+
+def _more(count: int, what: str, where: str) -> str:
+    return (
+        f'<p class="more" data-more-{what}="{count}">{count:,} more {what if count != 1 else what[:-1]} '
+        f"{where}</p>"
+    )
+
+
+def _campaigns(campaigns: list[dict[str, Any]], total: int = 0) -> str:
     note = (
         "Lift compares converters among shoppers who were sent offers (treatment) with the holdout "
         "group, who never were: the difference in conversion rate with its 95 % confidence interval. "
@@ -679,7 +695,8 @@ def _campaigns(campaigns: list[dict[str, Any]]) -> str:
         "</tr></thead>"
     )
     rows = []
-    for c in sorted(campaigns, key=lambda c: (-_int(c.get("decided")), str(c.get("name") or ""))):
+    ranked = sorted(campaigns, key=lambda c: (-_int(c.get("decided")), str(c.get("name") or "")))
+    for c in ranked[:CAMPAIGN_ROWS]:
         lift = _dict(c.get("lift"))
         campaign_id = str(c.get("campaign_id"))
         status = str(c.get("status") or "")
@@ -703,6 +720,15 @@ def _campaigns(campaigns: list[dict[str, Any]]) -> str:
             + "</tr>"
         )
     table = f'<div class="table-wrap"><table class="stack">{head}<tbody>{"".join(rows)}</tbody></table></div>'
+    more = max(total, len(campaigns)) - len(rows)
+    if more > 0:
+        table += _more(
+            more,
+            "campaigns",
+            f"in this range: the {len(rows)} that decided most are shown. Pick a campaign in the "
+            "filters, or read them all from the campaigns report (<code>python -m cli reports "
+            "campaigns --format csv</code>).",
+        )
     return _section("campaigns", "Campaigns and lift", table, note)
 
 
@@ -727,9 +753,10 @@ def _suppression(suppression: Mapping[str, Any]) -> str:
         f'<span class="num muted">{_pct(r.get("share"))}</span></span></li>'
         for r in sorted(reasons, key=lambda r: -_int(r.get("count")))
     )
-    by_campaign = [
+    suppressing = [
         _dict(c) for c in _list(suppression.get("by_campaign")) if _int(_dict(c).get("suppressed"))
     ]
+    by_campaign = sorted(suppressing, key=lambda c: -_int(c.get("suppressed")))[:SUPPRESSION_ROWS]
     table = ""
     if by_campaign:
         body = "".join(
@@ -749,6 +776,12 @@ def _suppression(suppression: Mapping[str, Any]) -> str:
             '<div class="table-wrap"><table class="stack compact"><thead><tr><th>Campaign</th>'
             f"<th>Suppressed</th><th>Reasons</th></tr></thead><tbody>{body}</tbody></table></div>"
         )
+        if len(suppressing) > len(by_campaign):
+            table += _more(
+                len(suppressing) - len(by_campaign),
+                "campaigns",
+                f"with suppressed offers: the {len(by_campaign)} with most are shown.",
+            )
     return _section(
         "suppression", "Why offers were not sent", f'<ol class="reasons">{rows}</ol>{table}', note
     )
@@ -795,7 +828,7 @@ padding:1px 4px;border-radius:4px}
 .note{margin:0 0 12px;color:var(--muted);font-size:.9rem}
 .muted{color:var(--muted);font-size:.85rem}
 .num{white-space:nowrap;font-variant-numeric:tabular-nums}
-.more-stores,.quiet-stores{margin:12px 0 0;color:var(--muted);font-size:.9rem}
+.more,.more-stores,.quiet-stores{margin:12px 0 0;color:var(--muted);font-size:.9rem}
 .empty{margin:8px 0 0;padding:16px;border:1px dashed var(--line);border-radius:8px;color:var(--muted);text-align:center}
 .empty-state{border-left:4px solid var(--accent)}
 .empty-state p{margin:4px 0 0;color:var(--muted)}

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain.campaigns import Campaign
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.events import MOMENTS
 from chalicelib.domain.offer_stats import NO_STORE, split_name
@@ -107,6 +108,86 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 def rate(numerator: int | float, denominator: int | float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
+
+
+# --- which campaigns a range can hold counters of ---------------------------------------------
+
+# After a campaign stops deciding (archived, or its trigger's ``ends_at``), its sent offers can
+# still be opened, clicked, delivered and converted while their ledger records live: 30 days
+# (use_cases/offers.LEDGER_TTL), plus the few days DynamoDB's TTL may take to delete them.
+COUNTED_AFTER_END = timedelta(days=35)
+
+
+def _instant(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def counting_window(campaign: Campaign) -> tuple[datetime | None, datetime | None]:
+    """From when to when ``campaign``'s offer counters can have been written (None: open):
+    from its creation (or its trigger's ``starts_at``, if later) to when it stopped deciding
+    (archived: its last change; the trigger's ``ends_at``) plus ``COUNTED_AFTER_END``. A paused
+    campaign may resume, so only archiving or ``ends_at`` ends it."""
+    starts = [t for t in (_instant(campaign.created_at), _instant(campaign.trigger.starts_at)) if t]
+    ends = [_instant(campaign.trigger.ends_at)]
+    if campaign.status == "archived":
+        ends.append(_instant(campaign.updated_at or campaign.created_at))
+    known_ends = [t for t in ends if t]
+    return (
+        max(starts) if starts else None,
+        min(known_ends) + COUNTED_AFTER_END if known_ends else None,
+    )
+
+
+def may_have_counts(campaign: Campaign, filters: Filters) -> bool:
+    """Whether ``campaign`` can have counters in the range (so whether to read them)."""
+    first, last = counting_window(campaign)
+    range_start = datetime.combine(filters.start, datetime.min.time(), UTC)
+    range_end = datetime.combine(filters.end + timedelta(days=1), datetime.min.time(), UTC)
+    return (first is None or first < range_end) and (last is None or last >= range_start)
+
+
+# --- pages of long lists ---------------------------------------------------------------------
+
+PAGE_LIMIT = 1000  # campaigns per page of the campaigns, lift and suppression reports
+PAGE_POINTS = 40_000  # engagement: series per page so that a page holds at most this many points
+
+
+def parse_page(params: Mapping[str, Any], default_limit: int) -> tuple[int, int]:
+    """``offset`` (default 0) and ``limit`` (default and most ``default_limit``)."""
+    errors = []
+    values = []
+    for name, default, most in (("offset", 0, None), ("limit", default_limit, default_limit)):
+        raw = _text(params, name)
+        if raw is None:
+            values.append(default)
+            continue
+        if not raw.isdigit() or (name == "limit" and int(raw) < 1) or (most and int(raw) > most):
+            bound = f"1 to {most}" if most else "0 or more"
+            errors.append(FieldError(name, f"must be a whole number, {bound}"))
+            values.append(default)
+            continue
+        values.append(int(raw))
+    if errors:
+        raise InvalidInput(errors)
+    return values[0], values[1]
+
+
+def page(rows: Sequence[Any], offset: int, limit: int) -> tuple[list[Any], dict[str, Any]]:
+    """``rows[offset:offset + limit]`` and what a client needs to fetch the next page."""
+    shown = list(rows[offset : offset + limit])
+    after = offset + len(shown)
+    return shown, {
+        "offset": offset,
+        "limit": limit,
+        "total": len(rows),
+        "next_offset": after if after < len(rows) else None,
+    }
 
 
 # --- the request: range and filters ----------------------------------------------------------

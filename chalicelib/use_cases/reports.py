@@ -8,8 +8,15 @@ hour, store and moment type (``domain/offer_stats.py``); the arithmetic is
 
 Every report takes the same query parameters: ``from`` / ``to`` (UTC days, inclusive; default
 the last 7 days up to today; at most 92 days), ``store``, ``campaign`` and ``moment`` (a moment
-type), and echoes them as ``filters``. Campaigns listed are every campaign except archived ones
-with nothing counted in the range (with ``campaign``, just that one; an unknown id is a 400).
+type), and echoes them as ``filters``. Only campaigns that can have counters in the range are
+read (``domain/reports.may_have_counts``: created before the range ends, and not archived or
+ended more than ``COUNTED_AFTER_END`` before it starts), so the reads grow with the campaigns
+live in the range, not with every campaign ever made. Campaigns listed are those, except
+archived ones with nothing counted in the range (with ``campaign``, just that one; an unknown id
+is a 400). Long lists come in pages (``offset``, ``limit``; the answer's ``page`` says the
+``total`` and the ``next_offset``): campaigns, lift and suppression's ``by_campaign`` at most
+``PAGE_LIMIT`` (1,000) rows, engagement at most ``PAGE_POINTS`` (40,000) points of series, so
+every answer stays far below Lambda's 6 MB response limit.
 
 Imports no AWS SDK and no web framework.
 """
@@ -31,6 +38,7 @@ from chalicelib.domain.offer_stats import NO_STORE
 from chalicelib.settings import Settings
 
 Params = Mapping[str, Any]
+OPTION_CAMPAIGNS = 500  # campaigns offered in the dashboard's filter (any id works in the URL)
 logger = logging.getLogger(__name__)
 
 
@@ -82,10 +90,18 @@ class _Data:
         return chosen
 
     @cached_property
+    def read_campaigns(self) -> list[Campaign]:
+        """The campaigns whose counters are read: those covered by the filters that can have
+        counters in the range (``reports.may_have_counts``: created before its end, not
+        archived or ended more than ``COUNTED_AFTER_END`` before its start). So a deployment's
+        thousands of archived campaigns cost nothing: reads grow with the live ones only."""
+        return [c for c in self.campaigns if reports.may_have_counts(c, self.filters)]
+
+    @cached_property
     def offers(self) -> list[reports.OfferCount]:
         """Every offer counter in the range and filters."""
         f = self.filters
-        items = self.owner._stats.offers([c.id for c in self.campaigns], f.first_hour, f.last_hour)
+        items = self.owner._stats.offers([c.id for c in self.read_campaigns], f.first_hour, f.last_hour)
         counts = [
             count
             for campaign_id, rows in items.items()
@@ -103,10 +119,10 @@ class _Data:
         return reports.by_campaign(self.offers)
 
     def listed_campaigns(self) -> list[Campaign]:
-        """The campaigns a report lists: archived ones only with something counted."""
+        """The campaigns a report lists: those read, archived ones only with something counted."""
         return [
             c
-            for c in self.campaigns
+            for c in self.read_campaigns
             if c.status != "archived" or any(self.per_campaign.get(c.id, {}).values())
         ]
 
@@ -205,6 +221,12 @@ class Reports:
         filters, chosen = reports.parse_query(params, self._today(), options)
         return _Data(self, filters), chosen
 
+    @staticmethod
+    def _page(rows: Sequence[Any], params: Params, default_limit: int = reports.PAGE_LIMIT) -> Any:
+        """One page of ``rows`` (``offset`` / ``limit``) and the page's description."""
+        offset, limit = reports.parse_page(params, default_limit)
+        return reports.page(rows, offset, limit)
+
     # -- 1. funnel --------------------------------------------------------------------------
     def funnel(self, params: Params) -> dict[str, Any]:
         data, _ = self._data(params)
@@ -220,37 +242,43 @@ class Reports:
     # -- 2. campaigns -----------------------------------------------------------------------
     def campaigns(self, params: Params) -> dict[str, Any]:
         data, _ = self._data(params)
-        return self._campaign_report(data)
+        return self._campaign_report(data, params)
 
-    def _campaign_report(self, data: _Data) -> dict[str, Any]:
+    def _campaign_report(self, data: _Data, params: Params) -> dict[str, Any]:
         rows = [
             reports.campaign_row(c.id, c.name, c.status, data.per_campaign.get(c.id, {}))
             for c in data.listed_campaigns()
         ]
         _warn_inconsistent(rows)
+        shown, described = self._page(reports.sort_campaign_rows(rows), params)
         return {
             "filters": data.filters.as_dict(),
             "lift_cohort": reports.LIFT_COHORT,
-            "campaigns": reports.sort_campaign_rows(rows),
+            "campaigns": shown,
+            "page": described,
         }
 
     # -- 3. engagement ----------------------------------------------------------------------
     def engagement(self, params: Params) -> dict[str, Any]:
         data, chosen = self._data(params, by=reports.BY, interval=reports.INTERVALS)
-        return self._engagement(data, chosen["by"], chosen["interval"])
+        return self._engagement(data, chosen["by"], chosen["interval"], params)
 
-    def _engagement(self, data: _Data, by: str, interval: str) -> dict[str, Any]:
+    def _engagement(self, data: _Data, by: str, interval: str, params: Params) -> dict[str, Any]:
         labels: dict[str, str] = {}
         if by == "campaign":
             labels = {c.id: c.name for c in data.campaigns}
         elif by == "store":
             labels = {str(s["store_id"]): str(s.get("name") or s["store_id"]) for s in data.stores}
             labels[NO_STORE] = "(no store)"
+        series = reports.engagement(data.offers, data.filters, by, interval, labels)
+        buckets = len(reports.bucket_labels(data.filters, interval))
+        shown, described = self._page(series, params, max(1, reports.PAGE_POINTS // buckets))
         return {
             "filters": data.filters.as_dict(),
             "by": by,
             "interval": interval,
-            "series": reports.engagement(data.offers, data.filters, by, interval, labels),
+            "series": shown,
+            "page": described,
         }
 
     # -- 4. peak hours ----------------------------------------------------------------------
@@ -294,16 +322,24 @@ class Reports:
             for c in data.listed_campaigns()
         ]
         _warn_inconsistent([{**row, "lift": row} for row in rows])
-        return {"filters": data.filters.as_dict(), "cohort": reports.LIFT_COHORT, "campaigns": rows}
+        shown, described = self._page(rows, params)
+        return {
+            "filters": data.filters.as_dict(),
+            "cohort": reports.LIFT_COHORT,
+            "campaigns": shown,
+            "page": described,
+        }
 
     # -- 6. suppression ---------------------------------------------------------------------
     def suppression(self, params: Params) -> dict[str, Any]:
         data, _ = self._data(params)
-        return self._suppression(data)
+        return self._suppression(data, params)
 
-    def _suppression(self, data: _Data) -> dict[str, Any]:
+    def _suppression(self, data: _Data, params: Params) -> dict[str, Any]:
         rows = [(c.id, c.name, data.per_campaign.get(c.id, {})) for c in data.listed_campaigns()]
-        return {"filters": data.filters.as_dict(), **reports.suppression(data.totals, rows)}
+        report = reports.suppression(data.totals, rows)
+        report["by_campaign"], described = self._page(report["by_campaign"], params)
+        return {"filters": data.filters.as_dict(), **report, "page": described}
 
     # -- the dashboard ----------------------------------------------------------------------
     def dashboard(self, params: Params) -> dict[str, Any]:
@@ -311,18 +347,26 @@ class Reports:
         (moments), suppression and engagement (by campaign, per day) under one set of filters,
         the choices for the filter form, and when it was made. Counters are read once."""
         data, _ = self._data(params)
+        first_pages: dict[str, Any] = {}  # the dashboard shows the first page of each list
+        busiest = sorted(
+            data.read_campaigns, key=lambda c: (-data.per_campaign.get(c.id, {}).get("decided", 0), c.id)
+        )
         return {
             "filters": data.filters.as_dict(),
             "funnel": self._funnel(data),
-            "campaigns": self._campaign_report(data),
+            "campaigns": self._campaign_report(data, first_pages),
             "peak_hours": self._peak_hours(data, "moments"),
-            "suppression": self._suppression(data),
-            "engagement": self._engagement(data, "campaign", "day"),
+            "suppression": self._suppression(data, first_pages),
+            "engagement": self._engagement(data, "campaign", "day", first_pages),
             "options": {
                 "stores": [
                     {"store_id": s["store_id"], "name": s.get("name") or s["store_id"]} for s in data.stores
                 ],
-                "campaigns": [{"campaign_id": c.id, "name": c.name} for c in data.all_campaigns],
+                # the campaigns that can have counts in the range, the busiest OPTION_CAMPAIGNS
+                "campaigns": [
+                    {"campaign_id": c.id, "name": c.name}
+                    for c in sorted(busiest[:OPTION_CAMPAIGNS], key=lambda c: c.id)
+                ],
                 "moments": list(reports.MOMENT_TYPES),
             },
             "generated_at": iso(self._clock.now()),

@@ -84,6 +84,13 @@ def put(h: Any, pk: str, sk: str, counts: dict[str, int]) -> None:
 
 @pytest.fixture
 def seeded(harness):
+    from chalicelib import wiring
+    from chalicelib.domain.clock import FixedClock
+
+    # made before the range (a report reads only campaigns that can have counters in it), then
+    # the clock runs on to now
+    clock = FixedClock(datetime(2026, 11, 1, 9, tzinfo=UTC))
+    wiring.container().clock = clock  # type: ignore[misc]
     for store in (COFFEE_STORE, BERLIN):
         assert harness.admin("POST", "/admin/stores", store).status_code == 201
     for campaign_id, name, status in (
@@ -102,6 +109,7 @@ def seeded(harness):
         store = sk.split("#", 1)[1]
         pk = stat_pk(campaign_id, stat_shard(None if store == "-" else store))
         put(harness, pk, sk, {f"{m}|{moment}": n for m, n in metrics.items()})
+    clock.at = datetime.now(UTC)
     return harness
 
 
@@ -226,6 +234,19 @@ def test_campaigns_with_their_counts_rates_and_lift(seeded):
     assert (walk["sent"], walk["suppressed"], walk["engagement_rate"]) == (4, 3, 0.0)
     assert walk["lift"]["status"] == "not_enough_data" and walk["lift"]["ci95"] is None
     assert walk["lift"]["holdout"]["rate"] is None
+
+
+def test_only_campaigns_that_can_have_counters_in_the_range_are_read_and_listed(seeded):
+    body = campaign_body(id="later", name="Later", trigger={"moment": "qr_scanned"})
+    assert seeded.admin("POST", "/admin/campaigns", body).status_code == 201  # made today
+
+    november = get(seeded, f"/admin/reports/campaigns?{RANGE}")
+    assert [c["campaign_id"] for c in november["campaigns"]] == ["scan-deal", "walk-in"]
+    assert november["page"] == {"offset": 0, "limit": 1000, "total": 2, "next_offset": None}
+    this_week = get(seeded, "/admin/reports/lift")["campaigns"]
+    assert [c["campaign_id"] for c in this_week] == ["later", "scan-deal", "walk-in"]  # "old" ended
+    one = get(seeded, f"/admin/reports/campaigns?{RANGE}&limit=1&offset=1")
+    assert [c["campaign_id"] for c in one["campaigns"]] == ["walk-in"] and one["page"]["total"] == 2
 
 
 def test_lift_report_and_campaign_filter(seeded):

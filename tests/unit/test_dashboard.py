@@ -323,7 +323,7 @@ def test_kpi_tiles():
         "moments": "200",
         "eligible": "80",
         "sent": "40",
-        "engaged": "7",
+        "engaged": "5",  # the funnel's "opened" step: opened or clicked
         "redeemed": "2",
         "suppressed": "30",
         "holdout": "10",
@@ -546,3 +546,97 @@ def test_a_copy_of_the_input_is_not_changed():
     before = copy.deepcopy(data)
     dashboard.render(data)
     assert data == before
+
+
+# --- scale: thousands of campaigns -------------------------------------------------------------
+
+
+def many_campaigns(archived: int, live: int, scripted: bool = True) -> Any:
+    """A deployment with ``archived`` campaigns that ended long ago, ``live`` ones and one
+    archived a week ago, each live one with counters (the later, the busier). ``scripted``: over
+    the real counter reader (adapters/dynamodb_stats.py) on a scripted client counting Queries;
+    else over the in-memory counters."""
+    from datetime import UTC, datetime
+
+    from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+    from chalicelib.domain.clock import FixedClock
+    from chalicelib.domain.offer_stats import stat_pk, stat_shard
+    from chalicelib.use_cases.reports import Reports
+    from tests.unit.builders import settings
+    from tests.unit.test_reports import FakeCounters, Listing, ScriptedDynamo
+    from tests.unit.test_reports import campaign as made
+
+    long_ago = {"created": "2025-01-01T00:00:00Z", "updated": "2025-06-01T00:00:00Z"}
+    old = [made(f"old-{n:05d}", "qr_scanned", "archived", **long_ago) for n in range(archived)]
+    running = [made(f"live-{n:05d}", "qr_scanned") for n in range(live)]
+    # archived a week ago: offers it sent can still be opened, so it is read
+    recent = made("recent", "qr_scanned", "archived", updated="2026-11-16T00:00:00Z")
+    client = ScriptedDynamo({})
+    fake = FakeCounters()
+    for n, c in enumerate([recent, *running]):
+        counts = {
+            "decided|qr_scanned": n + 2,
+            "sent|qr_scanned": n + 1,
+            "suppressed:quiet_hours|qr_scanned": 1,
+        }
+        fake.offer_items[c.id] = [("2026112210#s1", counts)]
+        item = {"PK": {"S": stat_pk(c.id, stat_shard("s1"))}, "SK": {"S": "2026112210#s1"}}
+        client.pages[item["PK"]["S"]] = [
+            {"Items": [{**item, **{k: {"N": str(v)} for k, v in counts.items()}}]}
+        ]
+    stores = Listing([{"store_id": "s1", "name": "One", "timezone": "Europe/Berlin"}])
+    clock = FixedClock(datetime(2026, 11, 23, 12, tzinfo=UTC))
+    stats = DynamoDBStats(client, "t", max_workers=2) if scripted else fake
+    return Reports(Listing(old + running + [recent]), stores, stats, settings(), clock), client
+
+
+def test_archived_campaigns_cost_no_counter_reads_and_the_page_stays_small():
+    from chalicelib.domain.offer_stats import OFFER_STAT_SHARDS
+
+    queries = {}
+    for archived in (10, 4_990):
+        reports_, client = many_campaigns(archived, live=9)
+        data = reports_.dashboard({})
+        queries[archived] = len(client.queries)
+        html_page = dashboard.render(data)
+    assert queries[10] == queries[4_990] == OFFER_STAT_SHARDS * 10  # 9 live + 1 recently archived
+    assert len(html_page.encode()) < 1_000_000
+    assert len(data["options"]["campaigns"]) == 10
+    assert [c["campaign_id"] for c in data["campaigns"]["campaigns"]][-1] == "recent"
+
+
+def test_thousands_of_live_campaigns_show_the_busiest_and_how_many_more():
+    reports_, _ = many_campaigns(0, live=5_000, scripted=False)
+
+    data = reports_.dashboard({})
+    html_page = dashboard.render(data)
+
+    assert len(html_page.encode()) < 1_000_000
+    root = Page(html_page).root
+    table = root.one(id="campaigns")
+    rows = [e.attrs["data-campaign"] for e in table.find_all(data_campaign=None) if e.tag == "tr"]
+    assert rows == [f"live-{n:05d}" for n in range(4_999, 4_999 - dashboard.CAMPAIGN_ROWS, -1)]
+    assert table.one(data_more_campaigns=str(5_001 - dashboard.CAMPAIGN_ROWS)) is not None
+    suppression = root.one(id="suppression")
+    suppressing = [e for e in suppression.find_all(data_campaign=None) if e.tag == "tr"]
+    assert len(suppressing) == dashboard.SUPPRESSION_ROWS
+    assert len(data["options"]["campaigns"]) == 500
+
+    # the JSON reports are complete, a page at a time
+    first = reports_.campaigns({})
+    assert len(first["campaigns"]) == 1_000
+    assert first["page"] == {"offset": 0, "limit": 1_000, "total": 5_001, "next_offset": 1_000}
+    last = reports_.campaigns({"offset": "4500", "limit": "1000"})
+    assert len(last["campaigns"]) == 501 and last["page"]["next_offset"] is None
+    assert reports_.suppression({"limit": "10"})["page"]["total"] == 5_001
+    assert reports_.lift({"offset": "5000"})["campaigns"][0]["campaign_id"] == "recent"  # by id
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "1001"}, {"offset": "-1"}, {"limit": "ten"}])
+def test_a_bad_page_is_refused_naming_the_field(query):
+    from chalicelib.domain.errors import InvalidInput
+
+    reports_, _ = many_campaigns(0, live=1, scripted=False)
+    with pytest.raises(InvalidInput) as refused:
+        reports_.campaigns(query)
+    assert [e.field for e in refused.value.errors] == list(query)

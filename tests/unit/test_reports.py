@@ -698,3 +698,32 @@ def test_offer_counters_are_one_paged_range_query_per_campaign_shard():
     second = [q for q in client.queries if q.get("ExclusiveStartKey")]
     assert [q["ExclusiveStartKey"] for q in second] == [{"PK": item["PK"], "SK": item["SK"]}]
     assert first["ExpressionAttributeValues"][":high"]["S"] > "2026112323#any.store-id_9"
+
+
+# --- which campaigns a range reads -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("made", "expected"),
+    [
+        ({}, True),  # active since 2026-11-01
+        ({"created": "2026-11-24T00:00:00Z"}, False),  # made after the range
+        ({"trigger": {"starts_at": "2026-11-24T00:00:00Z"}}, False),  # starts after it
+        ({"status": "paused", "updated": "2026-01-01T00:00:00Z"}, True),  # paused may resume
+        ({"status": "archived", "updated": "2026-11-20T00:00:00Z"}, True),
+        ({"status": "archived", "updated": "2026-10-13T00:00:00Z"}, True),  # opens for 35 days
+        ({"status": "archived", "updated": "2026-10-11T23:00:00Z"}, False),
+        ({"trigger": {"ends_at": "2026-10-11T23:00:00Z"}, "created": "2026-09-01T00:00:00Z"}, False),
+    ],
+)
+def test_a_campaign_is_read_if_it_can_have_counters_in_the_range(made, expected):
+    status = made.pop("status", "active")
+    filters = Filters(date(2026, 11, 16), date(2026, 11, 23))
+
+    assert reports.may_have_counts(campaign("c", "qr_scanned", status, **made), filters) is expected
+
+
+def test_counters_are_looked_for_as_long_as_the_ledger_keeps_offers():
+    from chalicelib.use_cases.offers import LEDGER_TTL
+
+    assert reports.COUNTED_AFTER_END >= LEDGER_TTL
