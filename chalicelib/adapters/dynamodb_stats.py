@@ -4,7 +4,8 @@ Hourly moment counters ``STAT#{scope}#{YYYYMMDDHH}``/``COUNTS`` (scopes ``all#s{
 ``store#{id}``, see domain/counters.py) are read with BatchGetItem, 100 keys a call, several
 calls in parallel threads, unprocessed keys retried with backoff. Offer counters
 ``STAT#offers#{campaign_id}#s{n}``/``{YYYYMMDDHH}#{store}`` (domain/offer_stats.py) are one
-paged Query per campaign shard (``SK BETWEEN first_hour AND last_hour~``), in parallel.
+paged Query per campaign shard (``SK BETWEEN first_hour AND last_hour~``), in parallel; the
+store-less items of an hour, spread over the shards, are added up into one.
 Eventually consistent reads: a report may miss the last second's increments.
 """
 
@@ -100,8 +101,13 @@ class DynamoDBStats:
         """campaign -> [(sort key ``{hour}#{store}``, counters)] for hours first..last (UTC)."""
         jobs = [(pk, first_hour, last_hour) for c in campaign_ids for pk in stat_pks(c)]
         found = self._parallel(self._partition, jobs)
-        out: dict[str, list[tuple[str, dict[str, int]]]] = {c: [] for c in campaign_ids}
+        out: dict[str, dict[str, dict[str, int]]] = {c: {} for c in campaign_ids}
         for (pk, _, _), rows in zip(jobs, found, strict=True):
-            # a store's items live in one shard, so the sort keys never repeat across shards
-            out[pk.removeprefix("STAT#offers#").rpartition("#")[0]] += rows
-        return {c: sorted(rows) for c, rows in out.items()}
+            merged = out[pk.removeprefix("STAT#offers#").rpartition("#")[0]]
+            for sort_key, counts in rows:
+                # a store's items live in one shard; store-less ones ({hour}#-) are spread over
+                # the shards, so the same sort key can come from several: added up
+                bucket = merged.setdefault(sort_key, {})
+                for name, n in counts.items():
+                    bucket[name] = bucket.get(name, 0) + n
+        return {c: sorted(rows.items()) for c, rows in out.items()}

@@ -1,11 +1,14 @@
 """Offer outcome counters: what happened to the offers moments produced, per campaign, store,
 moment type and UTC hour, for treatment and holdout.
 
-One item per (campaign, UTC hour, store): ``PK = STAT#offers#{campaign_id}#s{n}``,
-``SK = {YYYYMMDDHH}#{store_id or "-"}``, where ``n`` is the store's shard (``OFFER_STAT_SHARDS``
-partitions per campaign, chosen by a hash of the store id, so one store's items always live in
-the same shard); ``OFFER_STAT_SHARDS`` Queries (``SK BETWEEN``) read a campaign's range for
-every store. Each counter is named ``{metric}|{moment_type}`` (the moment that
+One item per (campaign, UTC hour, store) and shard: ``PK = STAT#offers#{campaign_id}#s{n}``,
+``SK = {YYYYMMDDHH}#{store_id or "-"}``, where ``n`` is the shard (``OFFER_STAT_SHARDS``
+partitions per campaign): for an offer with a store, a hash of the store id, so one store's
+items always live in one shard and its sort keys never repeat across shards; for an offer with
+no store (a video moment), a hash of the offer id, so a campaign's store-less outcomes spread
+over every shard (the same ``{hour}#-`` sort key in up to ``OFFER_STAT_SHARDS`` partitions,
+which readers add up). ``OFFER_STAT_SHARDS`` Queries (``SK BETWEEN``) read a campaign's range
+for every store. Each counter is named ``{metric}|{moment_type}`` (the moment that
 produced the offer), e.g. ``sent|geofence_entered`` or ``suppressed:quiet_hours|qr_scanned``.
 
 Exactly once: every counter is incremented in the same DynamoDB transaction as the ledger
@@ -50,19 +53,22 @@ Existing data: SEEN items written before the bucket was stored (no ``first_hour`
 conversions of shoppers without a SEEN item, count the converter in the conversion's own
 bucket, as this module did before; for those shoppers the first decision's bucket is unknown.
 
-Write load: a DynamoDB partition takes about 1,000 write units a second, i.e. a few hundred of
-these transactional counter updates. A campaign's outcomes are spread over
-``OFFER_STAT_SHARDS`` partitions by store, and within one over an item per hour and store, so
-a campaign running in many stores records about four times that; a single store would need
-hundreds of offer outcomes a second to reach one partition's limit. The shard count is fixed
-(not a setting): changing it would hide the counters already written.
+Write ceiling: a DynamoDB partition (and so any one item) takes about 1,000 write units a
+second; a transactional update of a counter item (1-2 KB once it holds a few dozen counters)
+costs 2-4 of them, so one item takes roughly 250-500 outcome updates a second. Hence:
+one store of one campaign (one item per hour): about 250-500 outcomes a second; store-less
+outcomes of one campaign: that times ``OFFER_STAT_SHARDS`` (4), about 1,000-2,000 a second;
+one campaign overall: its four partitions, about 1,000-2,000 a second (more once DynamoDB
+splits a hot partition). Beyond that a counter write is throttled and retried (the worker's
+message comes back), never lost or doubled. The shard count is fixed (not a setting):
+changing it would hide the counters already written.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -72,8 +78,10 @@ NO_STORE = "-"
 OFFER_STAT_SHARDS = 4
 
 
-def stat_shard(store_id: str | None) -> int:
-    digest = hashlib.blake2b((store_id or NO_STORE).encode(), digest_size=4).digest()
+def stat_shard(store_id: str | None, spread_by: str | None = None) -> int:
+    """The shard of a store's counters; without a store, of ``spread_by`` (an offer id) if
+    given, so store-less offers spread over the shards."""
+    digest = hashlib.blake2b((store_id or spread_by or NO_STORE).encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % OFFER_STAT_SHARDS
 
 
@@ -121,10 +129,11 @@ class OfferStat:
     first_decision: bool = False
     first_conversion: bool = False
     extra: dict[str, int] = field(default_factory=dict)  # counter name -> n, added as is
+    offer_id: str | None = None  # spreads a store-less offer's counters over the shards
 
     @property
     def shard(self) -> int:
-        return stat_shard(self.store_id)
+        return stat_shard(self.store_id, self.offer_id)
 
     @property
     def pk(self) -> str:
@@ -142,17 +151,7 @@ class OfferStat:
         return out
 
     def with_metrics(self, *metrics: str) -> OfferStat:
-        return OfferStat(
-            self.campaign_id,
-            self.hour,
-            self.store_id,
-            self.moment_type,
-            (*self.metrics, *metrics),
-            self.group,
-            self.first_decision,
-            self.first_conversion,
-            self.extra,
-        )
+        return replace(self, metrics=(*self.metrics, *metrics))
 
     def first_decision_name(self) -> str:
         return counter_name(f"users:{self.group}", self.moment_type)
@@ -200,6 +199,7 @@ def stat_for(record: dict[str, object], at: datetime, *metrics: str) -> OfferSta
         return None
     store = record.get("store_id")
     moment = record.get("moment")
+    offer_id = record.get("offer_id")
     return OfferStat(
         str(campaign_id),
         hour_bucket(at),
@@ -207,6 +207,7 @@ def stat_for(record: dict[str, object], at: datetime, *metrics: str) -> OfferSta
         str(moment) if moment else None,
         tuple(metrics),
         group_of(record),
+        offer_id=str(offer_id) if offer_id else None,
     )
 
 
@@ -219,11 +220,7 @@ def decision_stat(record: dict[str, object], at: datetime) -> OfferStat | None:
     elif status == "suppressed":
         metrics.append(f"suppressed:{record.get('reason') or 'unknown'}")
     stat = stat_for(record, at, *metrics)
-    if stat is None:
-        return None
-    return OfferStat(
-        stat.campaign_id, stat.hour, stat.store_id, stat.moment_type, stat.metrics, stat.group, True
-    )
+    return None if stat is None else replace(stat, first_decision=True)
 
 
 def conversion_stat(record: dict[str, object], at: datetime, redeemed: bool) -> OfferStat | None:
@@ -231,8 +228,4 @@ def conversion_stat(record: dict[str, object], at: datetime, redeemed: bool) -> 
     if redeemed:
         metrics.insert(0, "redeemed")
     stat = stat_for(record, at, *metrics)
-    if stat is None:
-        return None
-    return OfferStat(
-        stat.campaign_id, stat.hour, stat.store_id, stat.moment_type, stat.metrics, stat.group, False, True
-    )
+    return None if stat is None else replace(stat, first_conversion=True)

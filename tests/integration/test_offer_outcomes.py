@@ -210,3 +210,53 @@ def test_the_first_conversion_joins_the_cohort_of_the_first_decision_in_dynamodb
     convert("cy", old, later)
     assert item("s4", later)["converters:holdout|qr_scanned"] == 1
     assert "converters:holdout|qr_scanned" not in item("s4", t0)
+
+
+def test_store_less_offers_spread_over_the_shards_and_read_back_as_one_item(harness):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.adapters.dynamodb_offers import DynamoDBOfferLedger
+    from chalicelib.adapters.dynamodb_stats import DynamoDBStats
+    from chalicelib.domain.clock import hour_bucket, iso
+    from chalicelib.domain.offer_stats import conversion_stat, decision_stat
+    from chalicelib.domain.profile import Subject
+
+    ledger = DynamoDBOfferLedger(harness.dynamodb, harness.outputs["TableName"])
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    records = {}
+    for n in range(12):  # video moments: no store
+        record = {
+            "offer_id": f"of_{n:024x}",
+            "campaign_id": "video",
+            "status": "holdout",
+            "moment": "video_completed",
+            "valid_until": iso(at + timedelta(days=1)),
+        }
+        ledger.record(
+            Subject.user(f"v{n}"), record["offer_id"], record, 2_000_000_000, decision_stat(record, at)
+        )
+        records[f"v{n}"] = record
+    later = at + timedelta(hours=5)
+    for user in ("v0", "v1", "v2"):
+        stat = conversion_stat(records[user], later, redeemed=False)
+        ledger.mark_converted(
+            Subject.user(user), records[user]["offer_id"], "converted_at", iso(later), ("holdout",), "o", stat
+        )
+
+    partitions = {row["PK"] for row in harness.scan("STAT#offers#video#")}
+    assert len(partitions) > 1  # no single hot item per campaign and hour
+    got = DynamoDBStats(harness.dynamodb, harness.outputs["TableName"]).offers(
+        ["video"], hour_bucket(at), hour_bucket(later)
+    )
+    assert got["video"] == [
+        (
+            f"{hour_bucket(at)}#-",
+            {
+                "decided|video_completed": 12,
+                "holdout|video_completed": 12,
+                "users:holdout|video_completed": 12,
+                "converters:holdout|video_completed": 3,
+            },
+        ),
+        (f"{hour_bucket(later)}#-", {"converted:holdout|video_completed": 3}),
+    ]

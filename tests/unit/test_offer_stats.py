@@ -34,6 +34,19 @@ def test_names_and_keys():
     # one store's items always share a shard; stores spread over the campaign's shards
     assert {stat_shard(f"store-{i}") for i in range(40)} == set(range(OFFER_STAT_SHARDS))
     assert stat.counts() == {"sent|qr_scanned": 1, "engaged|qr_scanned": 1}
+    # store-less offers (video moments) spread over every shard by offer id, same sort key
+    videos = [
+        OfferStat("coffee", "2026112315", None, "video_completed", ("sent",), offer_id=f"of_{i:024x}")
+        for i in range(40)
+    ]
+    assert {v.pk for v in videos} == {f"STAT#offers#coffee#s{n}" for n in range(OFFER_STAT_SHARDS)}
+    assert {v.sk for v in videos} == {"2026112315#-"}
+    # with a store, the store decides, whatever the offer
+    stored = {OfferStat("c", "2026112315", "s1", None, (), offer_id=f"of_{i:024x}").pk for i in range(9)}
+    assert stored == {f"STAT#offers#c#s{stat_shard('s1')}"}
+    record = {"campaign_id": "c", "offer_id": "of_" + "7" * 24, "moment": "video_completed", "status": "sent"}
+    stat = stat_for(record, NOW, "sent")
+    assert stat is not None and stat.shard == stat_shard(None, "of_" + "7" * 24)
     assert split_name("suppressed:quiet_hours|geofence_entered") == (
         "suppressed:quiet_hours",
         "geofence_entered",

@@ -671,9 +671,13 @@ def test_offer_counters_are_one_paged_range_query_per_campaign_shard():
     item = {"PK": {"S": s1}, "SK": {"S": "2026112310#s1"}, "sent|qr_scanned": {"N": "4"}}
     later = {"PK": {"S": s1}, "SK": {"S": "2026112311#s1"}, "sent|qr_scanned": {"N": "2"}}
     last = {"PK": {"S": none}, "SK": {"S": "2026112323#-"}, "sent|qr_scanned": {"N": "1"}}
+    # store-less offers spread over the shards: the same hour's item in another shard
+    other = stat_pk("c1", next(n for n in range(OFFER_STAT_SHARDS) if stat_pk("c1", n) not in (s1, none)))
+    spread = {"PK": {"S": other}, "SK": {"S": "2026112323#-"}, "sent|qr_scanned": {"N": "2"}}
     client.pages = {
         s1: [{"Items": [item], "LastEvaluatedKey": {"PK": item["PK"], "SK": item["SK"]}}, {"Items": [later]}],
         none: [{"Items": [last]}],
+        other: [{"Items": [spread]}],
     }
 
     got = DynamoDBStats(client, "t").offers(["c1"], "2026112300", "2026112323")
@@ -682,7 +686,7 @@ def test_offer_counters_are_one_paged_range_query_per_campaign_shard():
         "c1": [
             ("2026112310#s1", {"sent|qr_scanned": 4}),
             ("2026112311#s1", {"sent|qr_scanned": 2}),
-            ("2026112323#-", {"sent|qr_scanned": 1}),
+            ("2026112323#-", {"sent|qr_scanned": 3}),
         ]
     }
     pks = [q["ExpressionAttributeValues"][":pk"]["S"] for q in client.queries]
