@@ -4,7 +4,7 @@ Owns presentation only: ``render(data)`` turns the dict the /admin/dashboard rou
 funnel, campaigns with lift, engagement over time, peak hours and suppression reports, plus the
 filters and their options) into a page with no external asset: inline CSS, charts as inline
 SVG drawn here, filters as a GET form (the page reloads with ``?from=&to=&store=&campaign=
-&moment=``). A few lines of inline JS only drop empty filters from the URL; without JS the
+&moment=&metric=``, ``metric`` choosing what the peak-hours heatmaps count). A few lines of inline JS only drop empty filters from the URL; without JS the
 form works the same. It reads well at 390 px (tables turn into cards) and on a laptop.
 
 Every string taken from ``data`` is escaped (campaign and store names are user-supplied).
@@ -47,6 +47,12 @@ STEP_HELP = {  # the report's own ``definitions`` win when it has them
     "opened": "opened or clicked (email reports no opens)",
     "clicked": "first click",
     "redeemed": "code redeemed (at a till no click is needed)",
+}
+METRIC_LABELS = {  # the heatmaps' metric, in the filter form
+    "moments": "Moments (scans, visits, videos)",
+    "sent": "Offers sent",
+    "engaged": "Offers opened or clicked",
+    "redeemed": "Offers redeemed",
 }
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -265,6 +271,18 @@ def _filters_form(filters: Mapping[str, Any], options: Mapping[str, Any]) -> str
         for c in map(_dict, _list(options.get("campaigns")))
     ]
     moments = [(str(m), str(m).replace("_", " ")) for m in _list(options.get("moments"))]
+    metrics = [(str(m), METRIC_LABELS.get(str(m), _label(m))) for m in _list(options.get("metrics"))]
+    metric_field = ""
+    if metrics:
+        chosen = str(filters.get("metric") or metrics[0][0])
+        metric_field = (
+            '<label class="field"><span>Peak hours of</span><select name="metric">'
+            + "".join(
+                f'<option value="{_e(key)}"{" selected" if key == chosen else ""}>{_e(text)}</option>'
+                for key, text in metrics
+            )
+            + "</select></label>"
+        )
     return (
         '<form class="filters card" method="get" role="search" aria-label="Filters">'
         f'<label class="field"><span>From</span><input type="date" name="from" value="{_e(filters.get("from") or "")}"></label>'
@@ -272,6 +290,7 @@ def _filters_form(filters: Mapping[str, Any], options: Mapping[str, Any]) -> str
         + _select("store", "Store", "All stores", stores, filters.get("store"))
         + _select("campaign", "Campaign", "All campaigns", campaigns, filters.get("campaign"))
         + _select("moment", "Moment", "All moments", moments, filters.get("moment"))
+        + metric_field
         + '<div class="actions"><button type="submit">Apply</button>'
         '<a class="reset" href="?">Reset</a></div></form>'
     )
@@ -573,7 +592,8 @@ def _peak_hours(peak_hours: Mapping[str, Any]) -> str:
     Stores with nothing in the range are named, not drawn."""
     metric = str(peak_hours.get("metric") or "moments").replace("_", " ")
     stores = [_dict(s) for s in _list(peak_hours.get("stores"))]
-    note = f"{_e(_label(metric))} per weekday and hour, in each store's own time zone."
+    label = METRIC_LABELS.get(str(peak_hours.get("metric") or "moments"), _label(metric))
+    note = f"{_e(label)} per weekday and hour, in each store's own time zone."
     chosen = _dict(peak_hours.get("filters")).get("store")
     if chosen is not None:
         shown, more, quiet = stores, [], []

@@ -343,19 +343,25 @@ class Reports:
 
     # -- the dashboard ----------------------------------------------------------------------
     def dashboard(self, params: Params) -> dict[str, Any]:
-        """What ``chalicelib.dashboard.render`` draws: the funnel, campaigns, peak hours
-        (moments), suppression and engagement (by campaign, per day) under one set of filters,
-        the choices for the filter form, and when it was made. Counters are read once."""
-        data, _ = self._data(params)
+        """What ``chalicelib.dashboard.render`` draws: the funnel, campaigns, peak hours,
+        suppression and engagement (by campaign, per day) under one set of filters, the choices
+        for the filter form, and when it was made. Counters are read once.
+
+        The heatmaps show ``metric`` (like the peak-hours report: ``moments``, ``sent``,
+        ``engaged``, ``redeemed``), by default ``moments``: every scan, visit and video watched
+        is a shopper engaging with the store, so it is the densest picture of when a store is
+        busy; ``engaged`` (offers opened or clicked) is counted when the shopper opens the
+        message, often away from the store, so it says when offers get attention instead."""
+        data, chosen = self._data(params, metric=reports.PEAK_METRICS)
         first_pages: dict[str, Any] = {}  # the dashboard shows the first page of each list
         busiest = sorted(
             data.read_campaigns, key=lambda c: (-data.per_campaign.get(c.id, {}).get("decided", 0), c.id)
         )
         return {
-            "filters": data.filters.as_dict(),
+            "filters": {**data.filters.as_dict(), "metric": chosen["metric"]},
             "funnel": self._funnel(data),
             "campaigns": self._campaign_report(data, first_pages),
-            "peak_hours": self._peak_hours(data, "moments"),
+            "peak_hours": self._peak_hours(data, chosen["metric"]),
             "suppression": self._suppression(data, first_pages),
             "engagement": self._engagement(data, "campaign", "day", first_pages),
             "options": {
@@ -368,6 +374,7 @@ class Reports:
                     for c in sorted(busiest[:OPTION_CAMPAIGNS], key=lambda c: c.id)
                 ],
                 "moments": list(reports.MOMENT_TYPES),
+                "metrics": list(reports.PEAK_METRICS),
             },
             "generated_at": iso(self._clock.now()),
         }

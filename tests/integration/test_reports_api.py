@@ -438,6 +438,12 @@ def test_the_dashboard_renders_the_reports_for_a_browser(seeded):
     assert "Kaffee Eck" in page and "Scan deal" in page
     bearer = seeded.admin("GET", "/admin/dashboard")
     assert bearer.status_code == 200
+    engaged = seeded.admin("GET", f"/admin/dashboard?{RANGE}&metric=engaged").body.decode()
+    report = get(seeded, f"/admin/reports/peak-hours?{RANGE}&metric=engaged")
+    la = next(s for s in report["stores"] if s["store_id"] == "store-001")
+    assert la["peak"] == {"day": "Tue", "hour": 10, "count": 5}
+    assert 'data-day="Tue" data-hour="10" data-count="5"' in engaged
+    assert '<option value="engaged" selected>' in engaged
 
 
 def test_the_dashboard_data_is_the_reports(seeded):

@@ -82,6 +82,7 @@ def sample() -> dict[str, Any]:
                 {"campaign_id": "evil", "name": HOSTILE},
             ],
             "moments": ["qr_scanned", "geofence_entered", "video_milestone"],
+            "metrics": ["moments", "sent", "engaged", "redeemed"],
         },
         "funnel": {
             "filters": filters,
@@ -449,7 +450,7 @@ def test_filters_form_reloads_the_page_with_get_and_keeps_the_selection():
     [form] = [e for e in root.iter() if e.tag == "form"]
     assert form.attrs["method"] == "get" and "action" not in form.attrs
     fields = {e.attrs["name"]: e for e in form.iter() if e.tag in ("input", "select")}
-    assert set(fields) == {"from", "to", "store", "campaign", "moment"}
+    assert set(fields) == {"from", "to", "store", "campaign", "moment", "metric"}
     assert fields["from"].attrs["value"] == "2026-11-17" and fields["to"].attrs["type"] == "date"
 
     def selected(name: str) -> list[str | None]:
@@ -460,6 +461,21 @@ def test_filters_form_reloads_the_page_with_get_and_keeps_the_selection():
     assert selected("moment") == ["qr_scanned"]
     options = [o.attrs["value"] for o in fields["store"].iter() if o.tag == "option"]
     assert options == ["", "store-001", "st<1>"]
+    # what the heatmaps count: no "all" choice, the default first
+    assert [o.attrs["value"] for o in fields["metric"].iter() if o.tag == "option"] == [
+        "moments",
+        "sent",
+        "engaged",
+        "redeemed",
+    ]
+    assert selected("metric") == ["moments"]
+    data["filters"]["metric"] = "engaged"
+    data["peak_hours"]["metric"] = "engaged"
+    root = page(data)
+    [form] = [e for e in root.iter() if e.tag == "form"]
+    [metric] = [e for e in form.iter() if e.attrs.get("name") == "metric"]
+    assert [o.attrs["value"] for o in metric.iter() if "selected" in o.attrs] == ["engaged"]
+    assert "Offers opened or clicked per weekday and hour" in squash(root.one(id="peak-hours").text)
 
 
 def test_nothing_is_loaded_from_elsewhere():

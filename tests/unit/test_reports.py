@@ -555,6 +555,21 @@ def test_the_dashboard_reads_the_offer_counters_once(use_case):
     assert data["generated_at"].startswith("2026-11-23T12:00:00")
 
 
+def test_the_dashboards_heatmaps_count_the_metric_asked_for(use_case):
+    reports_, _ = use_case
+
+    default = reports_.dashboard({"from": "2026-11-23"})
+    sent = reports_.dashboard({"from": "2026-11-23", "metric": "sent"})
+
+    assert default["peak_hours"]["metric"] == default["filters"]["metric"] == "moments"
+    assert sent["peak_hours"]["metric"] == sent["filters"]["metric"] == "sent"
+    assert sent["peak_hours"]["stores"][0]["matrix"][0][11] == 5  # 5 sent at 10:00 UTC, Berlin 11:00
+    assert sent["options"]["metrics"] == ["moments", "sent", "engaged", "redeemed"]
+    with pytest.raises(InvalidInput) as refused:
+        reports_.dashboard({"metric": "clicks"})
+    assert fields_of(refused) == ["metric"]
+
+
 # --- admin auth for browsers -----------------------------------------------------------------
 
 
