@@ -566,7 +566,14 @@ def _heatmap(store: Mapping[str, Any], metric: str) -> str:
         f'data-total="{_int(store.get("total"))}">'
         f"<figcaption><strong>{_e(name)}</strong>"
         f'<span class="muted">Local time: {_e(zone)} \u00b7 {_counted(store.get("total"), metric)}'
-        "</span></figcaption>"
+        + (
+            ' \u00b7 <span data-approximate="1" title="Counters are kept per UTC hour; this time '
+            "zone is offset by a part of an hour, so each cell holds the UTC hour that mostly "
+            'overlaps it">hours within 30 min</span>'
+            if store.get("hour_aligned") is False
+            else ""
+        )
+        + "</span></figcaption>"
         f'<div class="heat-scroll">{"".join(parts)}</div>'
         f'<p class="heat-foot"><span>{peak_html}</span><span class="scale" aria-hidden="true">less '
         f"{scale} more</span></p></figure>"

@@ -6,7 +6,9 @@ for offers) and pass them in.
 Ranges are whole UTC days, ``from`` and ``to`` inclusive (the counters' hour buckets are UTC);
 peak hours place each UTC hour in the store's local day of week and hour (zoneinfo, so a DST
 change moves the hours it should: in the autumn two UTC hours land in the same local hour, in
-the spring one local hour never occurs). Rates are rounded to 4 decimals and ``None`` when the
+the spring one local hour never occurs); a UTC hour goes to the local hour containing its
+midpoint, so in zones with a 30- or 45-minute offset a cell can be 30 minutes off
+(``PEAK_BUCKETING``, said in the report and per store as ``hour_aligned``). Rates are rounded to 4 decimals and ``None`` when the
 denominator is 0.
 
 Lift: treatment vs holdout conversion per campaign, over a COHORT: the shoppers first reached
@@ -589,16 +591,38 @@ def engagement(
 # --- 4. peak hours -----------------------------------------------------------------------------
 
 
+PEAK_BUCKETING = (
+    "counters are kept per UTC hour; each UTC hour is placed in the local hour that contains its "
+    "midpoint (HH:30 UTC), which is exact where the store's UTC offset is whole hours "
+    "(hour_aligned); where it has 30 or 45 minutes (India +05:30, Nepal +05:45, Newfoundland "
+    "-03:30 ...) a cell holds the UTC hour that mostly (at :30, half) overlaps it, so its counts "
+    "can be up to 30 minutes off"
+)
+
+
 def local_matrix(by_hour: Mapping[str, int], zone: ZoneInfo) -> list[list[int]]:
-    """7 x 24 counts: [local day of week, Monday first][local hour], from UTC hour buckets."""
+    """7 x 24 counts: [local day of week, Monday first][local hour], from UTC hour buckets.
+    A UTC hour goes to the local hour containing its midpoint (``PEAK_BUCKETING``): the same
+    as its start in whole-hour zones, the hour it mostly overlaps at a 45-minute offset, and
+    the later of the two halves at a 30-minute offset (consistently)."""
     matrix = [[0] * 24 for _ in range(7)]
     for hour, n in by_hour.items():
         if not n:
             continue
-        utc = datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=UTC)
-        local = utc.astimezone(zone)
+        midpoint = datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=UTC) + timedelta(minutes=30)
+        local = midpoint.astimezone(zone)
         matrix[local.weekday()][local.hour] += int(n)
     return matrix
+
+
+def hour_aligned(zone: ZoneInfo, filters: Filters) -> bool:
+    """Whether ``zone``'s UTC offset is whole hours all through the range (then the matrix is
+    exact; else each cell may be 30 minutes off, see ``PEAK_BUCKETING``)."""
+    for day in [*filters.days(), filters.end + timedelta(days=1)]:
+        offset = datetime.combine(day, datetime.min.time(), UTC).astimezone(zone).utcoffset()
+        if offset is not None and offset.total_seconds() % 3600:
+            return False
+    return True
 
 
 def peak(matrix: Sequence[Sequence[int]]) -> dict[str, Any] | None:
@@ -613,11 +637,14 @@ def peak(matrix: Sequence[Sequence[int]]) -> dict[str, Any] | None:
     return {"day": WEEKDAYS[best[0]], "hour": best[1], "count": best[2]}
 
 
-def peak_store(store_id: str, name: str | None, timezone: str, matrix: list[list[int]]) -> dict[str, Any]:
+def peak_store(
+    store_id: str, name: str | None, timezone: str, matrix: list[list[int]], aligned: bool = True
+) -> dict[str, Any]:
     return {
         "store_id": store_id,
         "name": name,
         "timezone": timezone,
+        "hour_aligned": aligned,
         "days": list(WEEKDAYS),
         "matrix": matrix,
         "total": sum(sum(row) for row in matrix),

@@ -311,8 +311,14 @@ class Reports:
             zone, zone_name = self._zone(store)
             store_id = str(store["store_id"])
             matrix = reports.local_matrix(by_store.get(store_id, {}), zone)
-            rows.append(reports.peak_store(store_id, store.get("name"), zone_name, matrix))
-        return {"filters": data.filters.as_dict(), "metric": metric, "stores": rows}
+            aligned = reports.hour_aligned(zone, data.filters)
+            rows.append(reports.peak_store(store_id, store.get("name"), zone_name, matrix, aligned))
+        return {
+            "filters": data.filters.as_dict(),
+            "metric": metric,
+            "bucketing": reports.PEAK_BUCKETING,
+            "stores": rows,
+        }
 
     # -- 5. lift ----------------------------------------------------------------------------
     def lift(self, params: Params) -> dict[str, Any]:

@@ -355,6 +355,14 @@ def test_the_heatmap_has_a_cell_per_day_and_hour_with_its_count():
     assert squash(quiet.text) == f"No moments in this range at {HOSTILE}."
 
 
+def test_a_heatmap_in_a_half_hour_zone_says_its_hours_are_approximate():
+    data = sample()
+    data["peak_hours"]["stores"][0].update(timezone="Asia/Kolkata", hour_aligned=False)
+    heatmap = page(data).one(id="peak-hours")
+    assert "hours within 30 min" in squash(heatmap.text)
+    assert "hours within 30 min" not in squash(page(sample()).one(id="peak-hours").text)
+
+
 def test_a_chosen_store_gets_its_heatmap_even_with_nothing_counted():
     data = sample()
     data["peak_hours"]["filters"] = {**data["peak_hours"]["filters"], "store": "st<1>"}

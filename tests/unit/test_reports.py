@@ -283,6 +283,20 @@ def test_utc_hours_land_in_the_stores_local_day_and_hour():
     assert len(matrix) == 7 and all(len(row) == 24 for row in matrix)
 
 
+def test_in_zones_offset_by_part_of_an_hour_a_utc_hour_goes_where_its_midpoint_is():
+    # 10:00-11:00 UTC is 15:30-16:30 in Kolkata (+05:30): its midpoint 16:00 is in hour 16;
+    # in Kathmandu (+05:45) it is 15:45-16:45, mostly hour 16; in St John's (-03:30) 06:30-07:30
+    hours = {"2026112310": 3}
+    assert reports.local_matrix(hours, ZoneInfo("Asia/Kolkata"))[0][16] == 3
+    assert reports.local_matrix(hours, ZoneInfo("Asia/Kathmandu"))[0][16] == 3
+    assert reports.local_matrix(hours, ZoneInfo("America/St_Johns"))[0][7] == 3
+    assert reports.local_matrix(hours, ZoneInfo("Asia/Tokyo"))[0][19] == 3  # whole hours: exact
+    week = Filters(date(2026, 11, 17), TODAY)
+    assert not reports.hour_aligned(ZoneInfo("Asia/Kolkata"), week)
+    assert reports.hour_aligned(ZoneInfo("Europe/Berlin"), week)
+    assert reports.hour_aligned(ZoneInfo("America/New_York"), Filters(date(2026, 3, 1), date(2026, 3, 31)))
+
+
 def test_dst_spring_forward_skips_a_local_hour_and_fall_back_doubles_one():
     zone = ZoneInfo("America/New_York")
     # 2026-03-08 (Sunday): 06:00 UTC is 01:00 EST, 07:00 UTC is 03:00 EDT (02:00 never happens).
