@@ -332,7 +332,12 @@ def _kpis(funnel: Mapping[str, Any], steps: Mapping[str, Any], campaigns: list[d
         ("holdout", "Holdout", _int(funnel.get("holdout")), "control group, never sent"),
     ]
     if funnel.get("shoppers") is not None:  # not kept per store, campaign or moment type
-        tiles.insert(0, ("shoppers", "Shoppers", _int(funnel.get("shoppers")), "active per day, summed"))
+        tiles.insert(
+            0, ("shopper_days", "Shopper-days", _int(funnel.get("shoppers")), "active per day, summed")
+        )
+    if funnel.get("unique_shoppers") is not None:
+        unique = ("shoppers", "Shoppers", _int(funnel.get("unique_shoppers")), "distinct in the range, ±3 %")
+        tiles.insert(0, unique)
     rendered = "".join(
         f'<div class="kpi" data-kpi="{key}" data-count="{value}"><span class="kpi-label">{label}</span>'
         f'<strong class="kpi-value">{_num(value)}</strong><span class="kpi-sub">{_e(sub)}</span></div>'

@@ -383,7 +383,7 @@ class Container:
         from chalicelib.use_cases.reports import Reports
 
         stats = DynamoDBStats(self.dynamodb, self.settings.table_name)
-        return Reports(self.campaigns, self.fences, stats, self.settings, self.clock)
+        return Reports(self.campaigns, self.fences, stats, self.settings, self.clock, self.distinct)
 
     @cached_property
     def admin(self) -> Any:

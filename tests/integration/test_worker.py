@@ -4,7 +4,7 @@ partial batch failure, poison messages to the DLQ, and identity aliasing."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.contracts import queue_envelope
 
@@ -189,3 +189,28 @@ def test_distinct_shoppers_sketch_counts_each_shopper_once_on_moto(harness):
     assert store.raise_to(day, distinct.observe("shopper-0")) is False
     assert store.raise_to(day, distinct.Observation(1023, 55)) is True
     assert wiring.container().distinct.sketches([day])[day][1023] == 55
+
+
+def test_reports_estimate_distinct_shoppers_across_days_and_sum_shopper_days(harness):
+    from chalicelib import wiring
+    from chalicelib.domain import distinct
+
+    today = datetime.now(UTC)
+    yesterday = (today - timedelta(days=1)).strftime("%Y%m%d")
+    store = wiring.container().distinct
+    for n in (0, 1, 7):  # yesterday's shoppers, two of whom come back today
+        store.raise_to(yesterday, distinct.observe(f"shopper-{n}"))
+    for n in range(3):
+        assert harness.post("/v1/track", geofence(f"u-{n}", user=f"shopper-{n}")).status_code == 200
+    harness.pump.drain()
+
+    span = f"from={(today - timedelta(days=1)).date()}&to={today.date()}"
+    funnel = harness.admin("GET", f"/admin/reports/funnel?{span}").json_body
+    assert funnel["unique_shoppers"] == 4  # shopper-0, 1, 2 and 7
+    assert funnel["shoppers"] == 3  # shopper-days the worker counted (today's three)
+    assert (
+        harness.admin("GET", f"/admin/reports/funnel?{span}&store=store-1").json_body["unique_shoppers"]
+        is None
+    )
+    page = harness.admin("GET", f"/admin/dashboard?{span}").body.decode()
+    assert 'data-kpi="shoppers" data-count="4"' in page and 'data-kpi="shopper_days" data-count="3"' in page
