@@ -123,7 +123,9 @@ def r(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def total(metric: str, campaign: str | None = None, store: str | None = None) -> int:
+def total(
+    metric: str, campaign: str | None = None, store: str | None = None, moment: str | None = None
+) -> int:
     """The expected sum over the range, from the seed itself."""
     return sum(
         counts.get(metric, 0)
@@ -131,7 +133,19 @@ def total(metric: str, campaign: str | None = None, store: str | None = None) ->
         if "2026111000" <= sk[:10] <= "2026111523"
         and campaign in (None, c)
         and store in (None, sk.partition("#")[2])
+        and moment in (None, TRIGGER[c])
     )
+
+
+def reasons_of(
+    campaign: str | None = None, store: str | None = None, moment: str | None = None
+) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for metric in {m for counts in OFFERS.values() for m in counts if m.startswith("suppressed:")}:
+        n = total(metric, campaign, store, moment)
+        if n:
+            found[metric.partition(":")[2]] = n
+    return found
 
 
 # --- funnel ------------------------------------------------------------------------------------
@@ -369,6 +383,71 @@ def test_suppression_reasons_and_per_campaign(seeded):
             "reasons": {"cap_day": 1, "quiet_hours": 1},
         },
     ]
+
+
+FILTERS = [
+    ("store=store-002", {"store": "store-002"}),
+    ("store=store-001", {"store": "store-001"}),
+    ("moment=geofence_entered", {"moment": "geofence_entered"}),
+    ("store=store-002&moment=qr_scanned", {"store": "store-002", "moment": "qr_scanned"}),
+    ("campaign=walk-in&store=store-002", {"campaign": "walk-in", "store": "store-002"}),
+]
+
+
+@pytest.mark.parametrize(("query", "f"), FILTERS)
+def test_suppression_with_store_and_moment_filters(seeded, query, f):
+    body = get(seeded, f"/admin/reports/suppression?{RANGE}&{query}")
+
+    want = reasons_of(**f)
+    assert (body["decided"], body["suppressed"]) == (total("decided", **f), sum(want.values()))
+    assert {r["reason"]: r["count"] for r in body["reasons"]} == want
+    rows = {row["campaign_id"]: row for row in body["by_campaign"]}
+    assert set(rows) == ({f["campaign"]} if "campaign" in f else {"scan-deal", "walk-in"})
+    for campaign_id, row in rows.items():
+        g = {k: v for k, v in f.items() if k != "campaign"}
+        assert row["decided"] == total("decided", campaign_id, **g)
+        assert row["reasons"] == reasons_of(campaign_id, **g)
+
+
+@pytest.mark.parametrize(("query", "f"), FILTERS)
+def test_campaigns_with_store_and_moment_filters(seeded, query, f):
+    body = get(seeded, f"/admin/reports/campaigns?{RANGE}&{query}")
+
+    for row in body["campaigns"]:
+        g = {k: v for k, v in f.items() if k != "campaign"}
+        c = row["campaign_id"]
+        assert (row["decided"], row["sent"], row["engaged"], row["redeemed"]) == tuple(
+            total(m, c, **g) for m in ("decided", "sent", "engaged", "redeemed")
+        ), (query, c)
+        assert row["suppressed"] == sum(reasons_of(c, **g).values())
+        assert row["lift"]["treatment"]["users"] == total("users:treatment", c, **g)
+
+
+@pytest.mark.parametrize(
+    ("query", "series"),
+    [
+        # by campaign, one store: only walk-in and scan-deal's store-002 offers
+        (
+            "by=campaign&store=store-002",
+            {"scan-deal": {"2026-11-12": (3, 1, 0)}, "walk-in": {"2026-11-14": (3, 0, 0)}},
+        ),
+        (
+            "by=store&moment=geofence_entered",
+            {"store-002": {"2026-11-14": (3, 0, 0)}, "-": {"2026-11-15": (1, 0, 0)}},
+        ),
+        ("by=moment&campaign=scan-deal&store=store-001", {"qr_scanned": {"2026-11-10": (7, 5, 2)}}),
+        ("by=campaign&moment=geofence_entered&campaign=scan-deal", {}),
+    ],
+)
+def test_engagement_with_filters(seeded, query, series):
+    body = get(seeded, f"/admin/reports/engagement?{RANGE}&{query}")
+
+    got = {
+        s["key"]: {p["t"]: (p["sent"], p["engaged"], p["converted"]) for p in s["points"] if p["sent"]}
+        for s in body["series"]
+    }
+    assert got == series
+    assert body["page"]["total"] == len(series)
 
 
 # --- refusals and credentials ------------------------------------------------------------------
