@@ -223,7 +223,7 @@ def _run(args: argparse.Namespace, container: Any, out: TextIO) -> int:
         )
         return 0
     method = getattr(container.reports, args.report.replace("-", "_"))
-    report = method(params)
+    report = _every_page(method, params, args.report)
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "csv":
@@ -236,6 +236,23 @@ def _run(args: argparse.Namespace, container: Any, out: TextIO) -> int:
     else:
         out.write(text)
     return 0
+
+
+# Reports whose long list comes in pages (``page.next_offset``): the list's key.
+PAGED = {"campaigns": "campaigns", "lift": "campaigns", "suppression": "by_campaign", "engagement": "series"}
+
+
+def _every_page(method: Callable[[dict[str, str]], dict[str, Any]], params: dict[str, str], name: str) -> Any:
+    """The whole report: a paged one is fetched page after page and its list joined (a
+    spreadsheet wants every campaign, not the API's first 1,000)."""
+    report = method(params)
+    key = PAGED.get(name)
+    while key is not None and (after := (report.get("page") or {}).get("next_offset")) is not None:
+        more = method({**params, "offset": str(after)})
+        report = {**report, key: [*report[key], *more[key]], "page": more["page"]}
+    if key is not None and report.get("page"):
+        report["page"] = {**report["page"], "offset": 0, "next_offset": None}
+    return report
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -291,6 +308,8 @@ def _funnel_table(report: dict[str, Any]) -> list[str]:
 
 
 def _lift_text(lift: dict[str, Any]) -> str:
+    if lift["status"] == "inconsistent":
+        return "inconsistent (counters from before cohorts)"
     if lift["status"] != "ok":
         return "not enough data"
     low, high = lift["ci95"]

@@ -48,25 +48,25 @@ def test_funnel_table_and_csv(cli):
     assert lines[0] == "Funnel, 2026-11-10 to 2026-11-15 (UTC days) (store store-002)"
     assert lines[1].split() == ["STEP", "COUNT", "OF", "PREVIOUS", "OF", "FIRST"]
     assert set(lines[2]) == {"─"}  # rich's rule under the header
-    assert lines[3].split() == ["moments", "6", "-", "100.0%"]
-    assert lines[4].split() == ["eligible", "10", "166.7%", "166.7%"]
-    assert lines[5].split() == ["sent", "6", "60.0%", "100.0%"]
+    assert lines[3].split() == ["moments", "15", "-", "100.0%"]
+    assert lines[4].split() == ["eligible", "10", "66.7%", "66.7%"]
+    assert lines[5].split() == ["sent", "6", "60.0%", "40.0%"]
     assert len({len(line) for line in lines[1:9]}) <= 2  # aligned columns (trailing blanks cut)
     assert lines[-1] == "held out (control group) 0, suppressed 4"
 
     code, out = cli("reports", "funnel", *SPAN, "--format", "csv")
     table = rows(out)
     assert [(r["step"], r["count"]) for r in table] == [
-        ("moments", "12"),
+        ("moments", "29"),
         ("eligible", "21"),
         ("sent", "14"),
-        ("opened", "5"),
+        ("opened", "6"),
         ("clicked", "2"),
         ("redeemed", "1"),
         ("holdout", "2"),
         ("suppressed", "5"),
     ]
-    assert table[0]["rate_from_previous"] == "" and table[1]["rate_from_previous"] == "1.75"
+    assert table[0]["rate_from_previous"] == "" and table[1]["rate_from_previous"] == "0.7241"
 
 
 def test_campaigns_and_lift_tables_and_csv(cli):
@@ -101,8 +101,8 @@ def test_peak_hours_csv_is_day_rows_by_hour_columns(cli):
     assert [r["day"] for r in table] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     assert list(table[0])[:5] == ["store_id", "name", "timezone", "day", "00"]
     assert list(table[0])[-2:] == ["23", "total"]
-    assert table[1]["11"] == "2" and table[5]["16"] == "4" and table[5]["total"] == "4"
-    assert sum(int(r["total"]) for r in table) == 6
+    assert table[1]["11"] == "2" and table[5]["16"] == "8" and table[5]["total"] == "8"
+    assert sum(int(r["total"]) for r in table) == 18
 
     code, out = cli("reports", "peak-hours", *SPAN, "--metric", "sent")
     assert "store-001 Bean There (America/Los_Angeles): total 7, busiest Tue 10:00 (7)" in out
@@ -162,10 +162,30 @@ def test_dashboard_writes_the_html_page(cli, tmp_path):
     assert code == 0
     assert out == f"wrote {path}: 2026-11-10 to 2026-11-15, 2 campaign(s), 2 store(s)\n"
     page = path.read_text()
-    assert 'data-step="moments" data-count="12"' in page and 'id="heatmap-store-001"' in page
+    assert 'data-step="moments" data-count="29"' in page and 'id="heatmap-store-001"' in page
 
 
 def test_bare_reports_prints_its_help(cli, capsys):
     code, out = cli("reports")
 
     assert code == 2 and "peak-hours" in out and "dashboard" in out
+
+
+def test_a_paged_report_is_fetched_whole():
+    from chalicelib.domain import reports as domain
+    from cli.reports import _every_page
+
+    rows = [{"campaign_id": f"c{i}"} for i in range(7)]
+    asked: list[dict[str, str]] = []
+
+    def method(params):
+        asked.append(params)
+        offset, limit = domain.parse_page({**params, "limit": "3"}, 3)
+        shown, described = domain.page(rows, offset, limit)
+        return {"filters": {}, "campaigns": shown, "page": described}
+
+    report = _every_page(method, {"store": "s1"}, "lift")
+
+    assert report["campaigns"] == rows
+    assert report["page"] == {"offset": 0, "limit": 3, "total": 7, "next_offset": None}
+    assert asked == [{"store": "s1"}, {"store": "s1", "offset": "3"}, {"store": "s1", "offset": "6"}]
