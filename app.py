@@ -16,7 +16,9 @@ Routes:
   GET  /admin/users/{user_id}                a user's profile
   GET  /admin/users/{user_id}/export         everything held about a user, as JSON
   GET  /admin/reports/{funnel,campaigns,engagement,peak-hours,lift,suppression}
-                                             reports over the counters, as JSON
+                                             reports over the counters, as JSON (?from=&to=
+                                             &store=&campaign=&moment=; long lists in pages,
+                                             ?offset=&limit=; peak-hours and dashboard ?metric=)
   GET  /admin/dashboard                      the reports on one HTML page (a browser may use
                                              HTTP Basic locally: password = the admin token)
   POST /admin/dashboard/links                a signed link to it that expires, for a phone
