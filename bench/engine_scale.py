@@ -264,19 +264,13 @@ Position evaluation against 1,000 to 1,000,000 geofences has its own section
             caption="Decision time per moment, by campaign count:",
         )
     )
-    if options.images_dir is not None:
-        path = options.images_dir / IMAGE
-        try:
-            plot(points, path)
-        except ImportError:
-            section.notes.append(
-                f"`docs/{IMAGE}` not written: matplotlib is not installed (`pip install -r requirements-dev.txt`)."
-            )
-        else:
-            progress(f"plotted {path}")
-            section.images.append(("Decision time per moment against the number of active campaigns", IMAGE))
-    else:
-        section.notes.append(f"`docs/{IMAGE}` is written only when the page is (a full run or `--output`).")
+    section.plot(
+        options,
+        progress,
+        IMAGE,
+        "Decision time per moment against the number of active campaigns",
+        lambda path: plot(points, path),
+    )
 
     first, last = points[0], points[-1]
     growth = median(last.indexed_us) / median(first.indexed_us)

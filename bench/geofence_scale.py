@@ -477,19 +477,13 @@ state machine). Pure Python in one process, no I/O.
             "Against scanning every fence (same containing fences found for every fix):",
         )
     )
-    if options.images_dir is not None:
-        path = options.images_dir / IMAGE
-        try:
-            plot(points, path)
-        except ImportError:
-            section.notes.append(
-                f"`docs/{IMAGE}` not written: matplotlib is not installed (`pip install -r requirements-dev.txt`)."
-            )
-        else:
-            progress(f"plotted {path}")
-            section.images.append(("Position evaluation per fix against the number of geofences", IMAGE))
-    else:
-        section.notes.append(f"`docs/{IMAGE}` is written only when the page is (a full run or `--output`).")
+    section.plot(
+        options,
+        progress,
+        IMAGE,
+        "Position evaluation per fix against the number of geofences",
+        lambda path: plot(points, path),
+    )
     section.notes.append(
         "The slowest 1 % of fixes are in cells listing this many fences (by fence count): "
         f"{'; '.join(tails)}. The state machine checks containment for every fence listed in the "

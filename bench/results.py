@@ -62,6 +62,25 @@ class Section:
     images: list[tuple[str, str]] = field(default_factory=list)  # (alt text, path relative to the page)
     seconds: float = 0.0  # wall time the benchmark took
 
+    def plot(
+        self, options: Options, progress: Progress, image: str, alt: str, draw: Callable[[Path], None]
+    ) -> None:
+        """Draw ``image`` beside the page with ``draw(path)`` when the page is written to a file
+        (else say it is not), and show it in the section."""
+        if options.images_dir is None:
+            self.notes.append(f"`docs/{image}` is written only when the page is (a full run or `--output`).")
+            return
+        path = options.images_dir / image
+        try:
+            draw(path)
+        except ImportError:
+            self.notes.append(
+                f"`docs/{image}` not written: matplotlib is not installed (`pip install -r requirements-dev.txt`)."
+            )
+            return
+        progress(f"plotted {path}")
+        self.images.append((alt, image))
+
     def markdown(self) -> str:
         parts = [
             f"## {self.title}",
