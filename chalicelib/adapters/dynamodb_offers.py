@@ -51,7 +51,26 @@ PRECEDENCE = [
 
 
 SEEN_RACE = ("seen", "")  # the cancellation tag of the SEEN item: rebuild without it
-STAT_ATTEMPTS = 3
+# Cancelled by another transaction on one of its items at the same moment (a hot counter item):
+# nothing was written and no condition failed, so the same transaction is tried again.
+TRANSACTION_CONFLICT = ("transaction_conflict", "")
+STAT_ATTEMPTS = 5
+RETRY_PAUSE_SECONDS = 0.01  # doubled after each conflict, with jitter
+
+
+def _pause(attempt: int) -> None:
+    import random
+    import time
+
+    time.sleep(RETRY_PAUSE_SECONDS * (2**attempt) * (0.5 + random.random()))
+
+
+def _retried(failed: set[tuple[str, str]], attempt: int) -> bool:
+    """Try the transaction again? Yes after a conflict (with a pause) or a SEEN race."""
+    if failed == {TRANSACTION_CONFLICT}:
+        _pause(attempt)
+        return True
+    return failed == {SEEN_RACE}
 
 
 def _subject_from_pk(pk: str) -> Subject:
@@ -182,16 +201,17 @@ class DynamoDBOfferLedger:
     ) -> None:
         """``items`` (each tagged with what its failed condition means) plus ``stat``'s, in one
         transaction. Conflict if an item tagged ``exists`` failed its condition."""
-        for _attempt in range(STAT_ATTEMPTS):
+        for attempt in range(STAT_ATTEMPTS):
             failed = self._write_tagged(items + self._stat_items(subject, stat, ttl_epoch), what)
             if not failed:
                 return
             if ("exists", "") in failed:
                 raise Conflict(f"{what}: already done")
-            if failed != {SEEN_RACE}:
+            # a SEEN race: another worker recorded the shopper's first decision/conversion, so
+            # the stat items are rebuilt from SEEN read again; a conflict: the same, later
+            if not _retried(failed, attempt):
                 raise RetryableError(f"{what}: transaction cancelled ({sorted(failed)})")
-            # another worker recorded the shopper's first decision/conversion: read SEEN again
-        raise RetryableError(f"{what}: the shopper's SEEN item kept changing")
+        raise RetryableError(f"{what}: kept conflicting with concurrent writes ({sorted(failed)})")
 
     def _write_tagged(
         self, tagged: list[tuple[dict[str, Any], tuple[str, str]]], what: str
@@ -209,7 +229,7 @@ class DynamoDBOfferLedger:
             }
             if not failed:
                 if "TransactionConflict" in codes:
-                    raise Conflict(f"{what}: concurrent write") from exc
+                    return {TRANSACTION_CONFLICT}  # nothing written: not "already done"
                 raise RetryableError(f"{what}: cancelled {codes}") from exc
             return failed
         return set()
@@ -339,7 +359,7 @@ class DynamoDBOfferLedger:
                     ("budget_exhausted", "campaign"),
                 )
             )
-        for _attempt in range(STAT_ATTEMPTS):
+        for attempt in range(STAT_ATTEMPTS):
             tagged = items + (self._stat_items(r.subject, r.stat, r.ttl_epoch) if r.stat else [])
             failed = self._write_tagged(tagged, f"reserve offer {r.offer_id}")
             if not failed:
@@ -349,9 +369,11 @@ class DynamoDBOfferLedger:
                     if reason == "exists":
                         raise Conflict(f"offer {r.offer_id} already decided")
                     raise CapReached(reason, scope)
-            if failed != {SEEN_RACE}:
+            if not _retried(failed, attempt):
                 raise RetryableError(f"offer {r.offer_id}: reservation cancelled ({sorted(failed)})")
-        raise RetryableError(f"offer {r.offer_id}: the shopper's SEEN item kept changing")
+        raise RetryableError(
+            f"offer {r.offer_id}: kept conflicting with concurrent writes ({sorted(failed)})"
+        )
 
     def _update(self, request: dict[str, Any], subject: Subject, stat: OfferStat | None, what: str) -> None:
         """One conditional UpdateItem on the ledger, with ``stat`` in a transaction if given."""

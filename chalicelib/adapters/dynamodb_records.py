@@ -96,8 +96,9 @@ class DynamoDBQrCodes(_SingleItemRepository):
             if error_code(exc) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+            if "ConditionalCheckFailed" in reasons:
                 raise Conflict(f"{operation}: {reasons}") from exc
+            # TransactionConflict (a concurrent write to the same item): nothing written, try again
             raise RetryableError(f"{operation}: cancelled {reasons}") from exc
 
     def put(self, qr_code: QrCode) -> None:

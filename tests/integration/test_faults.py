@@ -145,3 +145,78 @@ def test_a_worker_killed_between_claim_and_sent_is_delivery_unknown_and_never_re
     [record] = offers(harness, "kim")
     assert (record["status"], record["reason"]) == ("delivery_unknown", "worker_stopped_mid_send")
     assert sent_in_process()["push"] == [] and harness.queued() == 0
+
+
+class ConflictingTransactions:
+    """A DynamoDB client whose first ``conflicts`` TransactWriteItems are cancelled the way
+    DynamoDB cancels one that races another on a hot item (TransactionConflict, nothing written)."""
+
+    def __init__(self, client, conflicts: int) -> None:
+        self._client = client
+        self.conflicts = conflicts
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request):
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.conflicts > 0:
+            self.conflicts -= 1
+            reasons = [{"Code": "None"}] * (len(request["TransactItems"]) - 1) + [
+                {"Code": "TransactionConflict"}
+            ]
+            error = {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}
+            raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._client.transact_write_items(**request)
+
+
+@pytest.mark.parametrize("conflicts", [1, 3])
+def test_a_transaction_conflict_on_a_hot_counter_is_retried_and_counted_once(harness, conflicts):
+    from chalicelib.adapters.dynamodb_offers import DynamoDBOfferLedger
+    from chalicelib.domain.offer_stats import stat_for
+    from chalicelib.domain.profile import Subject
+
+    client = ConflictingTransactions(boto3.client("dynamodb"), conflicts)
+    ledger = DynamoDBOfferLedger(client, harness.outputs["TableName"])
+    subject, now = Subject.user("hal"), datetime.now(UTC)
+    record = {
+        "offer_id": "of_1",
+        "campaign_id": "coffee",
+        "store_id": "store-1",
+        "moment": "geofence_entered",
+    }
+
+    ledger.record(
+        subject, "of_1", {**record, "status": "holdout"}, 2_000_000_000, stat_for(record, now, "decided")
+    )
+
+    assert client.calls == conflicts + 1  # not taken for "already done"
+    assert ledger.get(subject, "of_1")["status"] == "holdout"
+    [stat] = [row for row in harness.scan("STAT#offers#coffee") if any(k.startswith("decided") for k in row)]
+    assert stat["decided|geofence_entered"] == 1
+
+
+def test_a_transaction_that_keeps_conflicting_is_retryable_not_already_done(harness):
+    from chalicelib.adapters.dynamodb_offers import STAT_ATTEMPTS, DynamoDBOfferLedger
+    from chalicelib.domain.errors import RetryableError
+    from chalicelib.domain.offer_stats import stat_for
+    from chalicelib.domain.profile import Subject
+
+    client = ConflictingTransactions(boto3.client("dynamodb"), 99)
+    ledger = DynamoDBOfferLedger(client, harness.outputs["TableName"])
+    record = {
+        "offer_id": "of_2",
+        "campaign_id": "coffee",
+        "store_id": "store-1",
+        "moment": "geofence_entered",
+    }
+
+    with pytest.raises(RetryableError, match="conflicting"):
+        ledger.record(
+            Subject.user("hal"), "of_2", record, 2_000_000_000, stat_for(record, datetime.now(UTC), "decided")
+        )
+
+    assert client.calls == STAT_ATTEMPTS and ledger.get(Subject.user("hal"), "of_2") is None
