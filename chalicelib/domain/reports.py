@@ -132,18 +132,19 @@ def _instant(text: str | None) -> datetime | None:
 
 def counting_window(campaign: Campaign) -> tuple[datetime | None, datetime | None]:
     """From when to when ``campaign``'s offer counters can have been written (None: open):
-    from its creation (or its trigger's ``starts_at``, if later) to when it stopped deciding
-    (archived: its last change; the trigger's ``ends_at``) plus ``COUNTED_AFTER_END``. A paused
-    campaign may resume, so only archiving or ``ends_at`` ends it."""
-    starts = [t for t in (_instant(campaign.created_at), _instant(campaign.trigger.starts_at)) if t]
-    ends = [_instant(campaign.trigger.ends_at)]
+    from its creation to when it last decided plus ``COUNTED_AFTER_END``. Its schedule
+    (``starts_at``, ``ends_at``) can be edited after it ran, so neither narrows the window on its
+    own: archived, it last decided at its last change (archiving); with an ``ends_at``, at the
+    later of that and its last change. A paused campaign may resume, so it stays open."""
+    first = _instant(campaign.created_at)
+    changed = _instant(campaign.updated_at or campaign.created_at)
     if campaign.status == "archived":
-        ends.append(_instant(campaign.updated_at or campaign.created_at))
-    known_ends = [t for t in ends if t]
-    return (
-        max(starts) if starts else None,
-        min(known_ends) + COUNTED_AFTER_END if known_ends else None,
-    )
+        last = changed
+    elif (ends := _instant(campaign.trigger.ends_at)) is not None:
+        last = max(ends, changed) if changed else ends
+    else:
+        last = None
+    return first, last + COUNTED_AFTER_END if last else None
 
 
 def may_have_counts(campaign: Campaign, filters: Filters) -> bool:

@@ -741,7 +741,9 @@ def test_offer_counters_are_one_paged_range_query_per_campaign_shard():
     [
         ({}, True),  # active since 2026-11-01
         ({"created": "2026-11-24T00:00:00Z"}, False),  # made after the range
-        ({"trigger": {"starts_at": "2026-11-24T00:00:00Z"}}, False),  # starts after it
+        # a schedule edited after the campaign ran does not hide what it counted then
+        ({"trigger": {"starts_at": "2027-04-01T00:00:00Z"}, "updated": "2026-12-15T00:00:00Z"}, True),
+        ({"trigger": {"ends_at": "2026-10-01T00:00:00Z"}, "updated": "2026-11-18T00:00:00Z"}, True),
         ({"status": "paused", "updated": "2026-01-01T00:00:00Z"}, True),  # paused may resume
         ({"status": "archived", "updated": "2026-11-20T00:00:00Z"}, True),
         ({"status": "archived", "updated": "2026-10-13T00:00:00Z"}, True),  # opens for 35 days
