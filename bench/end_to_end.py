@@ -233,7 +233,7 @@ def _identify(moment: Moment, zone: str) -> dict[str, Any]:
     return {
         "type": "identify",
         "userId": moment.user,
-        "messageId": f"identify-{moment.user}",
+        "messageId": f"identify-{moment.message_id}",
         "timestamp": datetime.now(UTC).isoformat(),
         "traits": traits,
     }
@@ -249,11 +249,13 @@ def register(api: Api, moments: list[Moment], zone: str, stack: LocalStack) -> f
         if len(accepted) != len(body["batch"]):
             raise StackError(f"identify batch: {len(accepted)} of {len(body['batch'])} accepted")
 
-    def device(user: str) -> None:
-        api.post("/v1/devices", {"userId": user, "platform": "ios", "token": f"apns-{user}-0123456789abcdef"})
+    def device(moment: Moment) -> None:
+        # A new token each time: a shopper id comes back in later waves, with a new device.
+        token = f"apns-{moment.message_id}-0123456789abcdef"
+        api.post("/v1/devices", {"userId": moment.user, "platform": "ios", "token": token})
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(device, [m.user for m in moments if not m.email]))
+        list(pool.map(device, [m for m in moments if not m.email]))
     sqs = stack.client("sqs")
     url = stack.state["outputs"]["EventsQueueUrl"]
     deadline = time.monotonic() + 120
@@ -389,8 +391,13 @@ def run(options: Options, progress: Progress) -> Section:
                 n = min(wave, wanted - len(played.moments))
                 first = len(played.moments)
                 moments = [
+                    # The wave's shopper ids come back in every wave (erased in between): the day's
+                    # distinct-shopper sketch then keeps a few registers, not one item per shopper,
+                    # and moto's table stays small.
                     Moment(
-                        f"e2e-{run_id}-{i}", f"e2e-{run_id}-m{i}", email=i % EMAIL_EVERY == EMAIL_EVERY - 1
+                        f"e2e-{run_id}-u{i % wave}",
+                        f"e2e-{run_id}-m{i}",
+                        email=i % EMAIL_EVERY == EMAIL_EVERY - 1,
                     )
                     for i in range(first, first + n)
                 ]
@@ -537,6 +544,10 @@ and log folder, exactly as `tests/e2e/conftest.py` does), driven over HTTP.
   waves of {wave}, so moto's table stays small: moto's `TransactWriteItems` deep-copies the whole
   table for each item of a transaction, so with every shopper kept, each offer (two transactions
   of 4 and 8 items) would get slower as the table grows, and the last moments would measure moto.
+  The {wave} shopper ids come back in every wave (with new devices), because what erasure cannot
+  remove grows with distinct ids: the day's distinct-shopper sketch has an item per register
+  raised (up to 1,024), which with a new id per moment grew to 400 items in 500 moments and
+  slowed every transaction with it.
 - **Moments**: `POST /v1/track` `Geofence Entered` at `{store}` (the seeded campaign
   `coffee-nearby`: push, SMS or email), one shopper after another, paced. The pace comes from a
   calibration: {CALIBRATION_MOMENTS} push moments played one at a time give the time one offer
@@ -551,7 +562,8 @@ and log folder, exactly as `tests/e2e/conftest.py` does), driven over HTTP.
   message id moto answered, and moto stores the message before it answers, so the offer is in
   moto's SNS or SES by then; the figure is an upper bound by at most the watcher's gap between two
   looks at that shopper (given below). **At the end, one read of `/moto-api/data.json`** (it took
-  {data_json_seconds:.1f} s: it returns everything moto ever held, so it is not polled) checks that
+  {data_json_seconds:.1f} s: it returns every object moto ever created, a copy of the table for
+  each transaction among them, so moto grows to gigabytes over the run and is not polled) checks that
   every sent offer's message is in moto: a push by the SNS message id the worker stored (or the
   push payload's `offer_id`), an email by the SES message id.
 - **Where the time goes**, from the timestamps the app stores (same machine, same clock, ms
