@@ -51,18 +51,37 @@ def record_failure(record: QueueRecord, exc: Exception) -> None:
 
 
 def record_batch(report: BatchReport) -> None:
+    """One log line per batch (what it did, counted), plus one per event that was rejected or
+    decided an offer: a line per event would be most of the log bytes, and an event's own trace
+    is in its moment record (``GET /admin/users/{id}``)."""
     processed = [p for p in report.processed if p.outcome.value == "processed"]
     duplicates = len(report.processed) - len(processed)
+    moments: dict[str, int] = {}
+    for item in processed:
+        if item.moment_type and not item.rejected:
+            moments[item.moment_type] = moments.get(item.moment_type, 0) + 1
+    logger.info(
+        "batch",
+        extra={
+            "processed": len(processed),
+            "duplicates": duplicates,
+            "failed": len(report.failures),
+            "moments": moments,
+        },
+    )
     for item in report.processed:
-        logger.info(
-            "event",
-            extra={
-                "message_id": item.message_id,
-                "outcome": item.outcome.value,
-                "moment": item.moment_type,
-                "rejected": item.rejected,
-            },
-        )
+        offer = getattr(item.follow_up, "status", None)
+        if item.rejected or offer:
+            logger.info(
+                "event",
+                extra={
+                    "message_id": item.message_id,
+                    "outcome": item.outcome.value,
+                    "moment": item.moment_type,
+                    "rejected": item.rejected,
+                    "offer": offer,
+                },
+            )
     count("EventsProcessed", len(processed))
     for item in report.processed:
         status = getattr(item.follow_up, "status", None)

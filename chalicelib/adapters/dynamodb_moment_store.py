@@ -19,7 +19,9 @@ this layout (one attribute per field) are still read.
 from __future__ import annotations
 
 import json
+import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -110,6 +112,43 @@ class DynamoDBMomentStore:
             )
         item = response.get("Item")
         return profile_from_item(deserialize(item)) if item else None
+
+    def get_many(
+        self, subjects: Sequence[Subject], anonymous_ids: Sequence[str], consistent: bool = True
+    ) -> tuple[dict[Subject, Profile | None], dict[str, str | None]]:
+        """BatchGetItem, 100 keys a call; keys still unprocessed after a retry are left out."""
+        keys = [key(subject_pk(s), PROFILE_SK) for s in dict.fromkeys(subjects)]
+        keys += [key(subject_pk(Subject.anon(a)), ALIAS_SK) for a in dict.fromkeys(anonymous_ids)]
+        profiles: dict[Subject, Profile | None] = {s: None for s in subjects}
+        aliases: dict[str, str | None] = {a: None for a in anonymous_ids}
+        left: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self._table: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
+            }
+            for attempt in range(2):
+                with translated("BatchGetItem profiles"):
+                    response = self._client.batch_get_item(RequestItems=pending)
+                for raw in (response.get("Responses") or {}).get(self._table) or []:
+                    item = deserialize(raw)
+                    if item["SK"] == PROFILE_SK:
+                        profile = profile_from_item(item)
+                        profiles[profile.subject] = profile
+                    else:
+                        aliases[item["PK"].split("#", 1)[1]] = item["user_id"]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending.get(self._table, {}).get("Keys"):
+                    break
+                if attempt == 0:
+                    time.sleep(0.05)
+            left += pending.get(self._table, {}).get("Keys", [])
+        for k in left:  # not read: the caller reads these alone
+            pk, sk = k["PK"]["S"], k["SK"]["S"]
+            if sk == PROFILE_SK:
+                profiles = {s: p for s, p in profiles.items() if subject_pk(s) != pk}
+            else:
+                aliases.pop(pk.split("#", 1)[1], None)
+        return profiles, aliases
 
     def get_alias(self, anonymous_id: str, consistent: bool = True) -> str | None:
         with translated("GetItem alias"):

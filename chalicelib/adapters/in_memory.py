@@ -99,6 +99,14 @@ class InMemoryMomentStore:
         if (stored.version if stored else 0) != profile.version:
             raise Conflict(f"profile {profile.subject} moved")
 
+    def get_many(
+        self, subjects: Sequence[Subject], anonymous_ids: Sequence[str], consistent: bool = True
+    ) -> tuple[dict[Subject, Profile | None], dict[str, str | None]]:
+        return (
+            {s: self.get_profile(s, consistent) for s in subjects},
+            {a: self.get_alias(a, consistent) for a in anonymous_ids},
+        )
+
     def commit(self, plan: WritePlan) -> None:
         for profile in plan.profiles:
             self._check_version(profile)

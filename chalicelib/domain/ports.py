@@ -86,6 +86,13 @@ class MomentStore(Protocol):
 
     def get_alias(self, anonymous_id: str, consistent: bool = True) -> str | None: ...
 
+    def get_many(
+        self, subjects: Sequence[Subject], anonymous_ids: Sequence[str], consistent: bool = True
+    ) -> tuple[dict[Subject, Profile | None], dict[str, str | None]]:
+        """Profiles and aliases in as few round trips as the store allows; a key it could not
+        read is left out (the caller reads it alone)."""
+        ...
+
     def commit(self, plan: WritePlan) -> None:
         """Raises Conflict if a profile version moved or an alias/guard condition failed,
         RetryableError when throttled."""

@@ -116,6 +116,42 @@ class _Working:
             self.aliases[anonymous_id] = self._store.get_alias(anonymous_id, consistent=self._consistent)
         return self.aliases[anonymous_id]
 
+    def prefetch(self, events: Sequence[Event]) -> None:
+        """Read what planning these events will surely read, in two round trips instead of one
+        per profile: each user's profile and each anonymous id's alias, then the profile each
+        anonymous event applies to (its user's, if aliased, else its own). Anything else (an
+        anonymous profile being merged, a tombstone) is read when needed."""
+        get_many = getattr(self._store, "get_many", None)
+        if get_many is None:
+            return
+        users = [Subject.user(e.user_id) for e in events if e.user_id is not None]
+        anonymous = [e.anonymous_id for e in events if e.anonymous_id is not None]
+        self._fill(
+            *get_many(
+                self._missing(users),
+                [a for a in dict.fromkeys(anonymous) if a not in self.aliases],
+                consistent=self._consistent,
+            )
+        )
+        targets = [
+            Subject.user(user_id)
+            if (user_id := self.aliases.get(e.anonymous_id))
+            else Subject.anon(e.anonymous_id)
+            for e in events
+            if e.user_id is None and e.anonymous_id is not None and e.anonymous_id in self.aliases
+        ]
+        if missing := self._missing(targets):
+            self._fill(*get_many(missing, [], consistent=self._consistent))
+
+    def _missing(self, subjects: list[Subject]) -> list[Subject]:
+        return [s for s in dict.fromkeys(subjects) if s not in self.profiles]
+
+    def _fill(self, profiles: dict[Subject, Profile | None], aliases: dict[str, str | None]) -> None:
+        for subject, profile in profiles.items():
+            self.profiles.setdefault(subject, profile)
+        for anonymous_id, user_id in aliases.items():
+            self.aliases.setdefault(anonymous_id, user_id)
+
 
 @dataclass
 class _Applied:
@@ -196,11 +232,13 @@ class ProcessEvent:
             # cannot commit, because every commit checks the versions it read (Conflict), and
             # the retry reads consistently.
             working = _Working(self._store, consistent=attempt > 0)
+            working.prefetch([envelopes[i].event for i in pending])
             groups = self._plan(pending, envelopes, contexts, working, results)
             retry: list[int] = []
+            batch_committed = self._commit_together(groups)
             for group in groups:
                 members = [a.index for a in group.events]
-                if group.plan is not None:
+                if group.plan is not None and not batch_committed:
                     try:
                         self._store.commit(group.plan)
                     except Conflict:
@@ -228,6 +266,24 @@ class ProcessEvent:
                 return
         for i in pending:
             results[i] = RetryableError(f"{envelopes[i].event.message_id}: profile kept changing under us")
+
+    def _commit_together(self, groups: list[_Group]) -> bool:
+        """Commit every group's plan in one transaction, their counters added up (one item per
+        counter scope and bucket for the whole batch, not per shopper: the write units that
+        dominate a moment's cost). False if there is nothing to merge, or if the merged commit
+        failed for any reason (a conflict included): then the groups commit one by one, which
+        isolates the one that failed, exactly as if this had not been tried."""
+        plans = [g.plan for g in groups if g.plan is not None]
+        if len(plans) < 2:
+            return False
+        merged = merged_plan(plans, self._settings.stat_shards)
+        if transaction_items(merged) > MAX_TRANSACTION_ITEMS:
+            return False
+        try:
+            self._store.commit(merged)
+        except Exception:  # noqa: BLE001 - committed group by group instead
+            return False
+        return True
 
     # -- planning ------------------------------------------------------------------------
     def _plan(
@@ -636,6 +692,44 @@ def process_batch(
     return report
 
 
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
+
+
+def merged_plan(plans: Sequence[WritePlan], shards: int) -> WritePlan:
+    """Several groups' plans as one: their profiles, aliases and guards side by side (groups
+    touch different profiles by construction), counters added up per item, the deployment-wide
+    ones (``all``) in one shard, that of the first message: readers add the
+    shards up, so which shard holds a count never changes a sum, and a batch writes one item
+    per scope and bucket instead of one per shopper."""
+    n = shard_of(plans[0].message_ids[0], shards) if plans[0].message_ids else 0
+    counters = [
+        CounterIncrement(f"all#s{n}", c.hour, c.counts) if c.scope.startswith("all#s") else c
+        for plan in plans
+        for c in plan.counters
+    ]
+    return WritePlan(
+        profiles=tuple(p for plan in plans for p in plan.profiles),
+        counters=combined(counters),
+        aliases=tuple(a for plan in plans for a in plan.aliases),
+        absent_aliases=tuple(dict.fromkeys(a for plan in plans for a in plan.absent_aliases)),
+        absent_anonymous_profiles=tuple(
+            dict.fromkeys(a for plan in plans for a in plan.absent_anonymous_profiles)
+        ),
+        message_ids=tuple(m for plan in plans for m in plan.message_ids),
+    )
+
+
+def transaction_items(plan: WritePlan) -> int:
+    """How many items the plan's transaction writes or checks (at most)."""
+    return (
+        len(plan.profiles)
+        + len(plan.aliases)
+        + len(plan.absent_aliases)
+        + len(plan.absent_anonymous_profiles)
+        + len(plan.counters)
+    )
+
+
 def detected_kind(found: dict[str, Any]) -> MomentKind | None:
     """The kind of a detected moment; a video milestone carries its video's intent (a
     shoppable video's milestone is an I-want-to-buy moment, a how-to's an I-want-to-do one)."""
@@ -700,14 +794,16 @@ def first_of_day(last_seen: str | None, at: datetime) -> bool:
 
 
 def shopper_increments(event: Event, shards: int) -> list[CounterIncrement]:
-    """``STAT#shoppers#s{n}#{YYYYMMDD}``/``COUNTS`` ``active``: one per shopper per UTC day,
-    sharded by the shopper (not the message), so the count does not depend on which of the
-    day's events came first."""
-    from chalicelib.domain.counters import day_bucket
+    """``active``: one per shopper per UTC day, counted in the hourly ``all`` item of the hour
+    of the shopper's first event that day (an item the commit writes anyway, so a daily active
+    shopper costs no write of its own); readers add up ``active`` over the range's hours.
+    Before, it had items of its own: ``STAT#shoppers#s{n}#{YYYYMMDD}``, still read."""
+    from chalicelib.domain.clock import hour_bucket
 
     who = event.user_id if event.user_id is not None else f"anon:{event.anonymous_id}"
-    scope = f"shoppers#s{shard_of(str(who), shards)}"
-    return [CounterIncrement(scope, day_bucket(event.timestamp), {"active": 1})]
+    return [
+        CounterIncrement(f"all#s{shard_of(str(who), shards)}", hour_bucket(event.timestamp), {"active": 1})
+    ]
 
 
 def envelope_subject(event: Event) -> Subject:

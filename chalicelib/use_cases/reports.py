@@ -169,15 +169,23 @@ class _Data:
 
     def shoppers(self) -> int | None:
         """Daily active shoppers summed over the range's UTC days (shopper-days; approximate,
-        see process_events.first_of_day). Not kept per store, campaign or moment type: None
-        when one of those filters is set."""
+        see process_events.first_of_day): ``active`` in the hourly ``all`` items, plus the daily
+        ``STAT#shoppers#s{n}`` items written before. Not kept per store, campaign or moment
+        type: None when one of those filters is set."""
         f = self.filters
         if f.store is not None or f.campaign is not None or f.moment is not None:
             return None
-        scopes = [f"shoppers#s{n}" for n in range(max(1, self.owner._settings.stat_shards))]
-        days = [d.strftime("%Y%m%d") for d in f.days()]
-        items = self.owner._stats.hourly(scopes, days)
-        return sum(int(c.get("active", 0)) for per_day in items.values() for c in per_day.values())
+        shards = range(max(1, self.owner._settings.stat_shards))
+        hourly = self.owner._stats.hourly([f"all#s{n}" for n in shards], f.hours())
+        daily = self.owner._stats.hourly(
+            [f"shoppers#s{n}" for n in shards], [d.strftime("%Y%m%d") for d in f.days()]
+        )
+        return sum(
+            int(c.get("active", 0))
+            for items in (hourly, daily)
+            for per in items.values()
+            for c in per.values()
+        )
 
     def unique_shoppers(self) -> int | None:
         """Distinct shoppers over the whole range, estimated from the daily HyperLogLog sketches

@@ -73,8 +73,9 @@ def test_one_shoppers_batch_is_one_transaction_with_the_counters_added_up(harnes
     profiles = [pk for pk in items if pk == "USER#u1"]
     counters = [pk for pk in items if pk.startswith("STAT#")]
     assert profiles == ["USER#u1"]
-    # all (one shard), store-9, store-8, and the daily active shoppers (her first event today)
-    assert len(counters) == len(set(counters)) == 4, counters
+    # all (one shard, with her first event today as a daily active shopper), store-9, store-8
+    assert len(counters) == len(set(counters)) == 3, counters
+    assert harness.counters()["active"] == 1
     profile = harness.item("USER#u1", "PROFILE")
     assert profile["version"] == 1
     assert profile["moment_counts"] == {"product_viewed": 2, "geofence_entered": 2}
@@ -88,17 +89,18 @@ def test_one_shoppers_batch_is_one_transaction_with_the_counters_added_up(harnes
     assert len(raw["ids"]["B"]) == 4 * 12
 
 
-def test_two_shoppers_in_one_batch_are_two_transactions(harness):
+def test_two_shoppers_in_one_batch_are_one_transaction_with_one_item_per_counter(harness):
     post_batch(harness, [view("x-1", user="ann"), view("y-1", user="bob"), enter("x-2", user="ann")])
 
     with transactions() as seen:
         harness.pump.drain()
 
-    assert sorted(pk for items in seen for pk in items if not pk.startswith("STAT#")) == [
-        "USER#ann",
-        "USER#bob",
-    ]
-    assert len(seen) == 2
+    [items] = seen
+    assert sorted(pk for pk in items if not pk.startswith("STAT#")) == ["USER#ann", "USER#bob"]
+    counters = [pk for pk in items if pk.startswith("STAT#")]
+    assert len(counters) == len(set(counters))  # ann's and bob's counts added up in each item
+    assert len([pk for pk in counters if pk.startswith("STAT#all#")]) == 1
+    assert harness.counters()["events"] == 3
     assert harness.item("USER#ann", "PROFILE")["moment_counts"] == {
         "product_viewed": 1,
         "geofence_entered": 1,
@@ -148,3 +150,26 @@ def test_a_poison_record_among_one_shoppers_events_fails_alone(harness):
     assert len(seen) == 1  # the three good events: one commit
     assert harness.item("USER#u1", "PROFILE")["moment_counts"] == {"product_viewed": 3}
     assert harness.queued() == 1  # only the poison record comes back
+
+
+def test_a_batch_reads_its_shoppers_in_two_round_trips_not_one_per_shopper(harness):
+    from chalicelib import wiring
+
+    post_batch(harness, [view(f"p-{n}", user=f"shopper-{n}") for n in range(6)])
+    post_batch(harness, [{**view("p-anon", user=None), "anonymousId": "visitor-1"}])
+    calls: list[str] = []
+
+    def record(model, **_):
+        calls.append(model.name)
+
+    events = wiring.container().dynamodb.meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        assert harness.pump.pump_once() == 7
+    finally:
+        events.unregister("before-call.dynamodb", record)
+
+    reads = [c for c in calls if c in ("GetItem", "BatchGetItem", "Query")]
+    assert reads.count("BatchGetItem") == 2 and "GetItem" not in reads, calls
+    assert calls.count("TransactWriteItems") == 1
+    assert harness.counters()["events"] == 7

@@ -132,15 +132,46 @@ def test_a_batch_of_one_shoppers_events_is_one_commit_with_the_counters_added_up
     assert all(dedupe.contains(worker.user().applied, m) for m in ("m-1", "m-2", "m-3"))
 
 
-def test_two_shoppers_in_one_batch_are_two_commits():
+def test_two_shoppers_in_one_batch_are_one_commit_with_their_counters_added_up():
     store = CountingStore()
     worker = Worker(store=store)
 
     run_batch(worker, [view("a-1", user="ann"), view("b-1", user="bob"), geofence("a-2", user="ann")])
 
-    assert sorted(p.message_ids for p in store.plans) == [("a-1", "a-2"), ("b-1",)]
+    [plan] = store.plans
+    assert plan.message_ids == ("a-1", "a-2", "b-1")
+    assert {p.subject.id for p in plan.profiles} == {"ann", "bob"}
+    assert [c.scope for c in plan.counters].count(plan.counters[0].scope) == 1  # one item each
+    assert len([c for c in plan.counters if c.scope.startswith("all#s")]) == 1
     assert worker.user("ann").moment_counts == {"product_viewed": 1, "geofence_entered": 1}
     assert worker.user("bob").moment_counts == {"product_viewed": 1}
+    assert worker.totals()["events"] == 3 and worker.totals()["moment:product_viewed"] == 2
+
+
+def test_when_the_batch_commit_fails_each_shopper_commits_alone_and_only_the_failing_one_is_retried():
+    store = CountingStore(fail_with="b-1")  # bob's events cannot be written
+    worker = Worker(store=store)
+
+    with pytest.raises(BatchFailed) as failed:
+        run_batch(worker, [view("a-1", user="ann"), view("b-1", user="bob"), geofence("a-2", user="ann")])
+
+    assert [p.message_ids for p in store.plans] == [("a-1", "a-2", "b-1"), ("a-1", "a-2"), ("b-1",)]
+    assert set(failed.value.report.failures) == {"sqs-1"}  # bob's message only
+    assert worker.user("ann").moment_counts == {"product_viewed": 1, "geofence_entered": 1}
+    assert worker.user("bob") is None and worker.totals()["events"] == 2
+
+
+def test_a_conflict_in_the_batch_commit_leaves_nothing_half_written():
+    from tests.unit.builders import ConflictingStore
+
+    store = ConflictingStore(conflicts=1)  # the batch commit loses a race; the groups then win
+    worker = Worker(store=store)
+
+    run_batch(worker, [view("a-1", user="ann"), view("b-1", user="bob")])
+
+    assert store.attempts == 3  # the batch, then each shopper
+    assert worker.totals()["events"] == 2
+    assert worker.user("ann").version == 1 and worker.user("bob").version == 1
 
 
 def test_anonymous_events_and_the_identify_that_aliases_them_in_one_batch_are_one_group():

@@ -57,6 +57,7 @@ def test_given_the_same_envelope_three_times_then_the_profile_and_counters_chang
         "event:Geofence Entered": 1,
         "moment:geofence_entered": 1,
         "intent:go": 1,
+        "active": 1,  # the shopper's first event of the day
     }
     assert worker.store.totals("store#s1") == {"moment:geofence_entered": 1, "intent:go": 1}
 
@@ -78,7 +79,7 @@ def test_given_an_unrecognised_event_then_it_is_counted_but_is_not_a_moment():
     processed = worker.deliver(event("Wishlist Shared", properties={"store_id": "s1"}))
 
     assert processed.moment_type is None
-    assert worker.totals() == {"events": 1, "event:Wishlist Shared": 1}
+    assert worker.totals() == {"events": 1, "event:Wishlist Shared": 1, "active": 1}
     assert worker.user().moment_counts == {}
 
 
@@ -237,7 +238,12 @@ def test_given_a_qr_code_that_is_not_genuine_and_live_then_it_is_counted_as_reje
     processed = worker.deliver(event("QR Code Scanned", properties={"code": code}))
 
     assert processed.outcome == Outcome.PROCESSED and processed.rejected == "invalid_qr_code"
-    assert worker.totals() == {"events": 1, "event:QR Code Scanned": 1, "rejected:invalid_qr_code": 1}
+    assert worker.totals() == {
+        "events": 1,
+        "event:QR Code Scanned": 1,
+        "rejected:invalid_qr_code": 1,
+        "active": 1,
+    }
     assert worker.store.totals("store#") == {}
     assert worker.user().moment_counts == {}
     record = worker.store.markers[(Subject.user("u1"), "m-1")]
@@ -336,7 +342,7 @@ def test_daily_active_shoppers_count_each_shopper_once_a_utc_day_and_not_on_rede
     for e in [*today, other, tomorrow, *today, tomorrow]:  # the repeats are redeliveries
         worker.deliver(e)
     by_day: dict[str, int] = {}
-    for (scope, day), counts in worker.store.counters.items():
-        if scope.startswith("shoppers#"):
-            by_day[day] = by_day.get(day, 0) + counts["active"]
+    for (scope, hour), counts in worker.store.counters.items():
+        if scope.startswith("all#") and "active" in counts:  # in the hour of the day's first event
+            by_day[hour[:8]] = by_day.get(hour[:8], 0) + counts["active"]
     assert by_day == {NOW.strftime("%Y%m%d"): 2, (NOW + timedelta(days=1)).strftime("%Y%m%d"): 1}
