@@ -1126,8 +1126,8 @@ def _inputs_table(
         [
             "worker: profile writes (grouped commits) per moment",
             f"{flow.profile_puts / n:.2f}",
-            "one commit per shopper per worker batch: the events of one shopper share the profile write "
-            "and the counter updates",
+            "one commit per worker batch: each shopper's profile written once, each counter item once "
+            "for the whole batch",
         ],
         [
             "DynamoDB WRU / RRU per moment (by item size), event path (all-in with offers)",
@@ -1235,9 +1235,9 @@ def _naive_table(
         f"worker ms per event at {memory['worker']} MB (more memory, batched), "
         f"{sum(math.ceil(i.modelled_ms(cpu_factor(memory['ingest']))) for i in flow.ingest) / n:.2f} ingest ms per event",
         "SQS": "SendMessageBatch of 10; Lambda receives and deletes in batches of 10",
-        "DynamoDB writes": f"{flow.wru / n:.1f} WRU per event: one transaction per shopper per worker batch "
-        "(2 WRU per KB per item: the compressed profile with its applied message ids, the counters added up "
-        "over the group), no marker item; offers add the ledger and caps transaction. More than the naive "
+        "DynamoDB writes": f"{flow.wru / n:.1f} WRU per event: one transaction per worker batch "
+        "(2 WRU per KB per item: each shopper's compressed profile with its applied message ids, the counters "
+        "added up over the batch), no marker item; offers add the ledger and caps transaction. More than the naive "
         "design's where the transactions' double price outweighs the batching: every location fix and "
         "heartbeat rewrites the profile and a counter in one",
         "DynamoDB reads": f"{flow.rru / n:.2f} RRU per event: profile and alias read once per group, eventually "
@@ -1316,12 +1316,12 @@ def _traffic_table(flow: Flow, moments: Flow, prices: dict[str, Price]) -> Table
         [
             "Event",
             "Share of the mix",
-            "WRU per event (its share of its group's commit)",
+            "WRU per event (its share of its batch's commit)",
             "$ per million moments",
         ],
         rows,
-        caption="Where the per-moment writes go: each worker commit (one `TransactWriteItems` per shopper "
-        "per SQS batch) shared equally among the events it wrote, by kind of event (offers are priced "
+        caption="Where the per-moment writes go: each worker commit (one `TransactWriteItems` per SQS "
+        "batch) shared equally among the events it wrote, by kind of event (offers are priced "
         "apart, below):",
     )
 
@@ -1526,13 +1526,14 @@ def _notes(
     else:
         section.notes.append(f"Met. {where}")
     section.notes.append(
-        f"DynamoDB writes per moment: {moments.wru / n:.2f} WRU. The worker commits once per shopper per "
-        "SQS batch (up to 10 messages): one `TransactWriteItems` with the shopper's profile (zlib-compressed "
-        "JSON, carrying the ids of the messages it applied), the alias items and guards of a first login, "
-        "and each counter item once with the group's counts added up (2 WRU per KB of each item). The "
-        f"mix's {len(worker_io.MIX_EVENTS)} events per block come from {flow.shoppers} shoppers, so an SQS "
-        f"batch of 10 is several commits: {moments.profile_puts / n:.2f} profile writes per moment. A batch "
-        "from one shopper (what one phone's SDK sends) shares more."
+        f"DynamoDB writes per moment: {moments.wru / n:.2f} WRU. The worker commits once per SQS batch (up "
+        "to 10 messages): one `TransactWriteItems` with each shopper's profile (zlib-compressed JSON, "
+        "carrying the ids of the messages it applied), the alias items and guards of a first login, and "
+        "each counter item once with the whole batch's counts added up (2 WRU per KB of each item); if "
+        "that commit fails it is retried shopper by shopper, which isolates the one that failed. The "
+        f"mix's {len(worker_io.MIX_EVENTS)} events per block come from {flow.shoppers} shoppers: "
+        f"{moments.profile_puts / n:.2f} profile writes per moment. Reads: the batch's profiles and "
+        "aliases in two `BatchGetItem` calls (each key billed as its own read)."
     )
     sms = next((o for o in offers if o.channel.startswith("SMS")), None)
     push = next((o for o in offers if o.channel.startswith("push")), None)

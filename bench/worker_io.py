@@ -145,6 +145,8 @@ class Call:
     written: list[tuple[str, int]] = field(default_factory=list)  # (item, bytes) of each Put
     items: list[tuple[str, str, int]] = field(default_factory=list)  # (item kind, key, WRU) written
     read_bytes: int = 0
+    read_keys: int = 1  # items asked for (BatchGetItem: every key, each billed on its own)
+    read_sizes: list[int] = field(default_factory=list)  # BatchGetItem: each item returned
     error: str | None = None
     moto_seconds: float = 0.0  # spent inside moto's stubber (AWS's side of the call)
 
@@ -191,6 +193,9 @@ class CallLog:
         call.error = (parsed.get("Error") or {}).get("Code")
         if "Item" in parsed:
             call.read_bytes = item_size(parsed["Item"])
+        elif "Responses" in parsed:
+            call.read_sizes = [item_size(i) for items in parsed["Responses"].values() for i in items]
+            call.read_bytes = sum(call.read_sizes)
         elif "Items" in parsed:
             call.read_bytes = sum(item_size(i) for i in parsed["Items"])
 
@@ -205,7 +210,12 @@ class CallLog:
 
     def _dynamodb(self, call: Call, request: dict[str, Any]) -> None:
         call.consistent = bool(request.get("ConsistentRead"))
-        if call.operation == "TransactWriteItems":
+        if call.operation == "BatchGetItem":
+            tables = list((request.get("RequestItems") or {}).values())
+            call.read_keys = sum(len(t.get("Keys", [])) for t in tables)
+            call.consistent = any(t.get("ConsistentRead") for t in tables)
+            call.label = f"{call.read_keys} key(s)"
+        elif call.operation == "TransactWriteItems":
             parts: Counter[str] = Counter()
             for entry in request.get("TransactItems", []):
                 (kind, body), *_ = entry.items()
@@ -227,6 +237,15 @@ class CallLog:
                 call.write_units_sized = self._write_units(call, call.operation[:-4], request)
                 pk, sk = _key_of(request)
                 call.items.append((call.label, f"{pk}|{sk}", call.write_units_sized))
+
+
+def _sized_reads(call: Call) -> int:
+    """4 KB read units of one read call: a BatchGetItem rounds each item up on its own, and a key
+    that finds nothing still costs one (as a GetItem does)."""
+    if call.operation == "BatchGetItem":
+        found = [max(1, math.ceil(size / 4096)) for size in call.read_sizes]
+        return sum(found) + max(0, call.read_keys - len(found))
+    return max(1, math.ceil(call.read_bytes / 4096))
 
 
 def latency_class(call: Call) -> str:
@@ -297,13 +316,18 @@ class Tally:
 
     @property
     def read_units(self) -> float:
-        """Read request units assuming every item (or Query page) is at most 4 KB."""
-        return sum(1.0 if c.consistent else 0.5 for c in self.calls if c.operation in DYNAMODB_READS)
+        """Read request units assuming every item (or Query page) is at most 4 KB; a BatchGetItem
+        is billed per key asked for, like that many GetItems."""
+        return sum(
+            (1.0 if c.consistent else 0.5) * (c.read_keys if c.operation == "BatchGetItem" else 1)
+            for c in self.calls
+            if c.operation in DYNAMODB_READS
+        )
 
     @property
     def read_units_sized(self) -> float:
         return sum(
-            (1.0 if c.consistent else 0.5) * max(1, math.ceil(c.read_bytes / 4096))
+            (1.0 if c.consistent else 0.5) * _sized_reads(c)
             for c in self.calls
             if c.operation in DYNAMODB_READS
         )
