@@ -59,6 +59,7 @@ WAIT_FOR_OFFER_SECONDS = 15.0
 CALIBRATION_MOMENTS = 12
 EMAIL_EVERY = 5  # one shopper in 5 consents to email only: an SES offer instead of a push
 SWEEP_SECONDS = 0.025  # the watcher looks at each pending shopper at most this often
+PARTIAL_GRACE_SECONDS = 2.0  # a "sent" record without its provider id this long is reported as such
 FINAL = ("sent", "suppressed", "holdout", "failed", "delivery_unknown")
 
 
@@ -136,6 +137,7 @@ class Moment:
     channel: str | None = None
     offer_id: str | None = None
     provider_id: str | None = None  # what SNS Publish answered (moto's message id)
+    partial_since: float | None = None  # first seen "sent" without its provider id (moto, mid-update)
     ledger: list[tuple[str, str, str]] = field(default_factory=list)  # (SK, status, provider id)
     received_at: float | None = None  # ingest handler (moment record)
     processed_at: float | None = None  # worker, before its commit (moment record)
@@ -209,6 +211,12 @@ class OfferWatcher(threading.Thread):
             if offer is None:
                 moment.last_miss = seen
                 continue
+            if offer.get("status") == "sent" and not offer.get("provider_id"):
+                # moto applies an UpdateItem's SET actions one by one and a reader can see the
+                # item between them (DynamoDB never shows that): look again, unless it stays so
+                moment.partial_since = moment.partial_since or seen
+                if seen - moment.partial_since < PARTIAL_GRACE_SECONDS:
+                    continue
             marker: dict[str, Any] = next((r for r in records if r["SK"] == f"MSG#{moment.message_id}"), {})
             moment.visible = seen
             moment.status, moment.reason = offer.get("status"), offer.get("reason")

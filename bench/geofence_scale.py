@@ -351,7 +351,15 @@ def run(options: Options, progress: Progress) -> Section:
         progress(f"{scale:,} fences: timing {fixes_n:,} fixes x {passes} passes (near + observe_position)")
         for pos in fixes[:200]:  # warm-up
             index.near(pos.lat, pos.lon)
-        near_us, full_us, listed = time_indexed(index, fixes, passes)
+        # The million fences are the benchmark's stand-in for DynamoDB's cells (a worker holds a
+        # few cached cells): out of the collector's sight while timing, so its full collections
+        # over them are not counted as the worker's time.
+        gc.collect()
+        gc.freeze()
+        try:
+            near_us, full_us, listed = time_indexed(index, fixes, passes)
+        finally:
+            gc.unfreeze()
         p50, p99 = percentile(full_us, 50), percentile(full_us, 99)
         rows.append(
             [
@@ -432,7 +440,10 @@ state machine). Pure Python in one process, no I/O.
 - **Fixes**: {fixes_n:,} per scale, half at a random store (0-130 % of its radius from the
   centre), half around a metro area; accuracy 5-30 m. Timed with `time.perf_counter_ns`
   after 200 warm-up lookups, {passes} passes, each fix's figure the fastest of its passes (the
-  machine is shared); percentiles are over fixes. A device's first fix (empty state).
+  machine is shared); percentiles are over fixes. A device's first fix (empty state). The
+  fences and index are frozen out of Python's garbage collector while timing (`gc.freeze()`):
+  they stand in for DynamoDB's cells, of which a worker holds a few, so the collector's passes
+  over a million benchmark objects are not the worker's time.
 - **DynamoDB Queries**: {devices} shoppers walking at 1.4 m/s, a fix every 10 s, {steps} fixes
   each, through `DynamoDBFences.near` (the worker's lookup: cell -> TTL cache -> Query) over a
   fake client that answers each cell's Query from the index and counts it; then the same walks
