@@ -44,6 +44,7 @@ PRODUCT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 MAX_PLACEMENT = 80
 MAX_GRACE_HOURS = 24 * 30
 DEFAULT_STATS_DAYS = 28
+FIRST_STATS_DAY = date(2000, 1, 1)  # the earliest `to` an analytics range may end on
 CREATE_FIELDS = ("store_id", "product_id", "placement", "destination", "visitor_param")
 UPDATE_FIELDS = ("product_id", "placement", "destination", "visitor_param")
 
@@ -410,12 +411,19 @@ class QrAdmin:
                 count = 0
             if not 1 <= count <= qr_stats.MAX_DAYS:
                 errors.append(FieldError("days", f"must be a whole number from 1 to {qr_stats.MAX_DAYS}"))
-        last = self._clock.now().date()
+        today = last = self._clock.now().date()
         if to not in (None, ""):
             try:
                 last = date.fromisoformat(str(to))
             except ValueError:
                 errors.append(FieldError("to", "must be a date like 2026-11-30 (UTC)"))
+            else:
+                # Far-off years have no counters, and before 1000 they do not fit the YYYYMMDD buckets
+                if not FIRST_STATS_DAY <= last <= today + timedelta(days=366):
+                    errors.append(
+                        FieldError("to", f"must be a date from {FIRST_STATS_DAY} to a year from today (UTC)")
+                    )
+                    last = today
         if errors:
             raise InvalidInput(errors)
         return qr_stats.utc_days(last, count), last

@@ -209,3 +209,18 @@ def test_scan_to_redemption_conversion_and_the_visitor_cookie_linking_the_shoppe
     assert (stats["scans"], stats["redemptions"], stats["conversion_rate"]) == (1, 1, 1.0)
     store = json.loads(harness.admin("GET", "/admin/stores/store-1/qr-stats?days=2").body)
     assert store["codes"][0]["redemptions"] == 1 and store["conversion_rate"] == 1.0
+
+
+@pytest.mark.parametrize("to", ["0779-01-19", "1999-12-31", "9999-12-31"])
+def test_stats_for_a_far_off_day_are_refused_naming_to(harness, to):
+    for path in ("/admin/stores/store-1/qr-stats", f"/admin/qr-codes/{harness.qr['qr_id']}/stats"):
+        response = harness.admin("GET", f"{path}?to={to}")
+
+        assert response.status_code == 400, (path, response.body)
+        assert [e["field"] for e in response.json_body["errors"]] == ["to"]
+
+
+def test_stats_up_to_a_recent_day_are_answered(harness):
+    response = harness.admin("GET", "/admin/stores/store-1/qr-stats?to=2026-01-15&days=3")
+
+    assert response.status_code == 200 and response.json_body["from"] == "2026-01-13"
