@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import decision_engine as de
-from bench.results import Options, Progress, Section, Table, fmt_us, median, percentile
+from bench.results import Options, Progress, Section, Table, fmt_us, log_log, median, percentile, save_figure
 
 NAME = "engine_scale"
 SIZES = (100, 1_000, 10_000, 100_000)
@@ -162,28 +162,12 @@ def plot(points: list[Point], path: Path) -> None:
     )
     left.axhline(1000, color="grey", linewidth=0.8, linestyle=":")
     left.text(xs[0], 1100, "1 ms", color="grey", fontsize=8)
-    left.set_xscale("log")
-    left.set_yscale("log")
-    left.set_xlabel("active campaigns")
-    left.set_ylabel("µs per decision (candidates + decide)")
-    left.set_title("Decision time per moment")
-    left.grid(True, which="both", linewidth=0.3)
-    left.legend(fontsize=8)
+    log_log(left, "active campaigns", "µs per decision (candidates + decide)", "Decision time per moment")
     right.plot(xs, [p.candidates_mean for p in points], "o-", color="tab:green", label="candidates (mean)")
     right.plot(xs, [p.candidates_max for p in points], "o--", color="tab:green", label="candidates (max)")
     right.plot(xs, xs, ":", color="tab:red", label="naive scan: all campaigns")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("active campaigns")
-    right.set_ylabel("campaigns decide() looks at")
-    right.set_title("Candidates from the index")
-    right.grid(True, which="both", linewidth=0.3)
-    right.legend(fontsize=8)
-    fig.suptitle("micromoments offer engine: growth with the campaign count (python -m bench)", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
+    log_log(right, "active campaigns", "campaigns decide() looks at", "Candidates from the index")
+    save_figure(plt, fig, "micromoments offer engine: growth with the campaign count (python -m bench)", path)
 
 
 def run(options: Options, progress: Progress) -> Section:

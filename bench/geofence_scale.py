@@ -30,7 +30,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.results import Options, Progress, Section, Table, Target, fmt_ms, fmt_us, median, percentile
+from bench.results import (
+    Options,
+    Progress,
+    Section,
+    Table,
+    Target,
+    fmt_ms,
+    fmt_us,
+    log_log,
+    median,
+    percentile,
+    save_figure,
+)
 
 NAME = "geofence_scale"
 SEED = 20240611
@@ -292,30 +304,19 @@ def plot(points: list[Point], path: Path) -> None:
     left.plot(xs, [percentile(p.scan_us, 99) for p in points], "s--", color="tab:red", label="naive scan p99")
     left.axhline(TARGET_P99_US, color="grey", linewidth=0.8, linestyle=":")
     left.text(xs[0], TARGET_P99_US * 1.1, "1 ms", color="grey", fontsize=8)
-    left.set_xscale("log")
-    left.set_yscale("log")
-    left.set_xlabel("geofences")
-    left.set_ylabel("µs per fix (indexed: near + observe_position)")
-    left.set_title("Position evaluation per fix (cell cached)")
-    left.grid(True, which="both", linewidth=0.3)
-    left.legend(fontsize=8)
+    log_log(
+        left,
+        "geofences",
+        "µs per fix (indexed: near + observe_position)",
+        "Position evaluation per fix (cell cached)",
+    )
     right.plot(
         xs, [sum(p.listed) / len(p.listed) for p in points], "o-", color="tab:green", label="listed (mean)"
     )
     right.plot(xs, [max(p.listed) for p in points], "o--", color="tab:green", label="listed (max)")
     right.plot(xs, xs, ":", color="tab:red", label="naive scan: all fences")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("geofences")
-    right.set_ylabel("fences checked per fix")
-    right.set_title("Fences listed in the fix's geohash cell")
-    right.grid(True, which="both", linewidth=0.3)
-    right.legend(fontsize=8)
-    fig.suptitle("micromoments geofences: growth with the fence count (python -m bench)", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
+    log_log(right, "geofences", "fences checked per fix", "Fences listed in the fix's geohash cell")
+    save_figure(plt, fig, "micromoments geofences: growth with the fence count (python -m bench)", path)
 
 
 def run(options: Options, progress: Progress) -> Section:

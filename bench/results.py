@@ -10,6 +10,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 Progress = Callable[[str], None]
 
@@ -121,3 +122,27 @@ def fmt_us(value: float) -> str:
 
 def fmt_ms(value: float) -> str:
     return f"{value:,.1f}"
+
+
+# --- the growth-curve images (matplotlib, imported by the caller only when it draws) ----------
+
+
+def log_log(axes: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """The scale benchmarks' panel style: log-log, labelled, a light grid and a small legend."""
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, which="both", linewidth=0.3)
+    axes.legend(fontsize=8)
+
+
+def save_figure(plt: Any, fig: Any, title: str, path: Path) -> None:
+    """Title, lay out and write ``fig`` to ``path`` (no software stamp, so reruns differ only in
+    their figures), then free it."""
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
